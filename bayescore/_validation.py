@@ -1,0 +1,281 @@
+"""One place for input checks and clear error messages.
+
+Every public function calls these at its top and works on the normalised value they
+return. Messages name the argument, show the offending value and position, and say how to
+fix it. Nothing here imports PyMC or PyTensor.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+#: Tolerance for "rows sum to 1" (SPEC §3).
+SUM_TOL = 1e-6
+
+
+def _where(index: tuple[int, ...] | int, kind: str = "row") -> str:
+    """Format a position for an error message ("row 17" or "row 17, column 2")."""
+    if isinstance(index, tuple):
+        if len(index) == 1:
+            return f"{kind} {index[0]}"
+        return "position " + str(tuple(int(i) for i in index))
+    return f"{kind} {int(index)}"
+
+
+def check_choice(name: str, value: Any, options: Iterable[str], func: str = "") -> str:
+    """Check that ``value`` is one of ``options`` and return it."""
+    options = tuple(options)
+    if not isinstance(value, str) or value not in options:
+        where = f" of {func}" if func else ""
+        raise ValueError(
+            f"The {name!r} parameter{where} must be one of {options}. Got {value!r} instead."
+        )
+    return value
+
+
+def check_int(name: str, value: Any, *, min_value: int | None = None, func: str = "") -> int:
+    """Check that ``value`` is an integer (not a bool) at least ``min_value``."""
+    where = f" of {func}" if func else ""
+    bound = f" >= {min_value}" if min_value is not None else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The {name!r} parameter{where} must be an int{bound}. Got {value!r} instead."
+        )
+    if min_value is not None and value < min_value:
+        raise ValueError(
+            f"The {name!r} parameter{where} must be an int{bound}. Got {value!r} instead."
+        )
+    return int(value)
+
+
+def check_positive(name: str, value: Any, *, func: str = "", allow_zero: bool = False) -> float:
+    """Check that ``value`` is a finite real number > 0 (or >= 0)."""
+    where = f" of {func}" if func else ""
+    bound = ">= 0" if allow_zero else "> 0"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"The {name!r} parameter{where} must be a real number {bound}. Got {value!r} instead."
+        )
+    ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        raise ValueError(
+            f"The {name!r} parameter{where} must be a finite number {bound}. "
+            f"Got {value!r} instead."
+        )
+    return float(value)
+
+
+def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
+    """Raise ``ValueError`` naming the first NaN or infinite entry of ``arr``."""
+    if arr.dtype.kind in "fc":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            idx = np.unravel_index(int(np.flatnonzero(bad)[0]), arr.shape)
+            value = arr[idx]
+            what = "NaN" if np.isnan(value) else "inf"
+            raise ValueError(
+                f"Input {name} contains {what} at {_where(idx)} (value {value!r}). "
+                f"Remove or impute non-finite values before calling."
+            )
+    return arr
+
+
+def as_float_array(values: Any, name: str, *, ndim: Sequence[int] | None = None) -> np.ndarray:
+    """Convert to a float64 ndarray, rejecting complex, object and empty input."""
+    if hasattr(values, "values") and not isinstance(values, np.ndarray):
+        values = values.values  # pandas / xarray
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # pragma: no cover - exotic containers
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported in {name}; got dtype {arr.dtype}.")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} must be numeric; got dtype {arr.dtype} that cannot be cast to float "
+                f"({exc})."
+            ) from exc
+    arr = arr.astype(np.float64, copy=False)
+    if ndim is not None and arr.ndim not in tuple(ndim):
+        raise ValueError(
+            f"{name} must have {' or '.join(str(d) for d in ndim)} dimensions; "
+            f"got shape {arr.shape}."
+        )
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); at least one row is needed.")
+    return arr
+
+
+def check_probs(
+    probs: Any,
+    name: str = "probs",
+    *,
+    class_axis: int = -1,
+    atol: float = SUM_TOL,
+    hint: str = "Pass probabilities, or use nll_from_logits for raw scores.",
+) -> np.ndarray:
+    """Validate an array of class probabilities and return it as float64.
+
+    A 1-D array (or one with a missing class axis, ``ndim == 1``) is read as the positive
+    class probability of a binary problem and expanded to ``(..., 2)`` with class 1 last.
+
+    Raises
+    ------
+    ValueError
+        NaN/inf, negative values, values above 1, or rows that do not sum to 1 within
+        ``atol``; the message names the first offending row and its value.
+    """
+    arr = as_float_array(probs, name)
+    check_finite(arr, name)
+    if arr.ndim == 1:
+        if arr.min() < 0 or arr.max() > 1:
+            i = int(np.flatnonzero((arr < 0) | (arr > 1))[0])
+            raise ValueError(
+                f"{name} holds binary positive-class probabilities and must lie in [0, 1]; "
+                f"row {i} is {arr[i]!r}. {hint}"
+            )
+        return np.stack([1.0 - arr, arr], axis=-1)
+    arr = np.moveaxis(arr, class_axis, -1) if class_axis != -1 else arr
+    if arr.min() < 0:
+        idx = np.unravel_index(int(np.flatnonzero(arr < 0)[0]), arr.shape)
+        raise ValueError(
+            f"{name} must be non-negative; {_where(idx[:-1])}, class {idx[-1]} is "
+            f"{arr[idx]!r}. {hint}"
+        )
+    sums = arr.sum(axis=-1)
+    bad = np.abs(sums - 1.0) > atol
+    if bad.any():
+        idx = np.unravel_index(int(np.flatnonzero(bad)[0]), sums.shape)
+        raise ValueError(
+            f"{name} rows must sum to 1 (tolerance {atol:g}); {_where(idx)} sums to "
+            f"{sums[idx]:.6g}. {hint}"
+        )
+    return arr
+
+
+def check_logits(logits: Any, name: str = "logits") -> np.ndarray:
+    """Validate real-valued scores; 1-D input is a binary logit ``log(p1 / p0)``."""
+    arr = as_float_array(logits, name)
+    check_finite(arr, name)
+    if arr.ndim == 1:
+        return np.stack([np.zeros_like(arr), arr], axis=-1)
+    return arr
+
+
+def encode_labels(
+    y: Any, classes: Sequence[Any] | np.ndarray | None, name: str = "y"
+) -> np.ndarray:
+    """Map labels to integer indices into ``classes``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_obs,)
+        Labels. With ``classes=None`` they must already be integer class indices.
+    classes : sequence or None
+        The class order. Labels not in it raise ``ValueError`` naming the first one.
+    name : str
+        Argument name used in messages.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_obs,)
+    """
+    y_arr = np.asarray(y.values if hasattr(y, "values") and not isinstance(y, np.ndarray) else y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        y_arr = y_arr[:, 0]
+    if y_arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one label per observation); got shape {y_arr.shape}.")
+    if y_arr.size == 0:
+        raise ValueError(f"{name} is empty; at least one observation is needed.")
+    if classes is None:
+        if y_arr.dtype.kind == "f":
+            if not np.all(np.isfinite(y_arr)):
+                i = int(np.flatnonzero(~np.isfinite(y_arr))[0])
+                raise ValueError(f"{name} contains {y_arr[i]!r} at row {i}.")
+            if not np.all(y_arr == np.round(y_arr)):
+                i = int(np.flatnonzero(y_arr != np.round(y_arr))[0])
+                raise ValueError(
+                    f"{name} must hold integer class indices (or pass labels=); row {i} is "
+                    f"{y_arr[i]!r}."
+                )
+            y_arr = y_arr.astype(np.int64)
+        if y_arr.dtype.kind == "b":
+            y_arr = y_arr.astype(np.int64)
+        if y_arr.dtype.kind not in "iu":
+            raise ValueError(
+                f"{name} holds labels of dtype {y_arr.dtype} (e.g. {y_arr[0]!r}); pass "
+                "labels= with the class order, or integer class indices."
+            )
+        return y_arr.astype(np.int64, copy=False)
+    classes_arr = np.asarray(classes)
+    lookup: dict[Any, int] = {}
+    for i, c in enumerate(classes_arr.tolist()):
+        lookup.setdefault(c, i)
+    out = np.empty(y_arr.shape[0], dtype=np.int64)
+    for i, label in enumerate(y_arr.tolist()):
+        try:
+            out[i] = lookup[label]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"{name} contains label {label!r} at row {i}, unseen among the classes "
+                f"{classes_arr.tolist()!r}."
+            ) from None
+    return out
+
+
+def check_label_range(y_idx: np.ndarray, n_classes: int, name: str = "y") -> np.ndarray:
+    """Check integer class indices lie in ``[0, n_classes)``."""
+    bad = (y_idx < 0) | (y_idx >= n_classes)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} contains class index {int(y_idx[i])} at row {i}, outside [0, {n_classes}) "
+            f"for {n_classes} classes. Pass labels= to map labels to columns."
+        )
+    return y_idx
+
+
+def check_consistent_length(n_expected: int, n_got: int, name_a: str, name_b: str) -> None:
+    """Raise when two inputs disagree on the number of observations."""
+    if n_expected != n_got:
+        raise ValueError(
+            f"Shape mismatch: {name_a} has {n_expected} observations but {name_b} has {n_got}."
+        )
+
+
+def check_sample_weight(sample_weight: Any, n_obs: int) -> np.ndarray | None:
+    """Validate non-negative, finite weights of length ``n_obs`` (None passes through)."""
+    if sample_weight is None:
+        return None
+    w = as_float_array(sample_weight, "sample_weight", ndim=(1,))
+    check_finite(w, "sample_weight")
+    check_consistent_length(n_obs, w.shape[0], "y", "sample_weight")
+    if (w < 0).any():
+        i = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(f"sample_weight must be non-negative; row {i} is {w[i]!r}.")
+    if w.sum() <= 0:
+        raise ValueError("sample_weight sums to 0; at least one weight must be positive.")
+    return w
+
+
+__all__ = [
+    "SUM_TOL",
+    "as_float_array",
+    "check_choice",
+    "check_consistent_length",
+    "check_finite",
+    "check_int",
+    "check_label_range",
+    "check_logits",
+    "check_positive",
+    "check_probs",
+    "check_sample_weight",
+    "encode_labels",
+]
