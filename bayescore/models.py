@@ -1,0 +1,295 @@
+"""PyMC models for classification: Bayesian logistic and softmax regression.
+
+.. math::
+
+    \\text{logistic:}\\quad y_n \\sim \\mathrm{Bernoulli}(\\sigma(\\alpha + \\tilde x_n \\beta))
+    \\qquad
+    \\text{softmax:}\\quad y_n \\sim \\mathrm{Categorical}(\\mathrm{softmax}(\\alpha + \\tilde x_n B))
+
+with :math:`\\tilde x = (x - \\bar x) / s` standardised inside the model by the training mean
+and population sd (ddof=0; constant columns keep scale 1). Default priors are
+``Normal(0, 2.5)`` on the intercept(s) and on the standardised coefficients (SPEC §3).
+Coefficients are also reported on the original feature scale as deterministics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayescore._dims import CLASS, FEATURE, OBS
+from bayescore._pymc import import_pymc
+from bayescore._validation import check_choice, check_int, check_positive, encode_labels
+from bayescore.data import Standardization, encode_classes, feature_names_of, validate_X
+
+if TYPE_CHECKING:
+    import pymc as pm
+
+__all__ = ["KINDS", "ModelSpec", "build_model", "model_spec"]
+
+KINDS = ("logistic", "softmax")
+PRIORS = ("normal", "student_t")
+CODINGS = ("reference", "zerosum")
+#: Dim of the K - 1 free classes under reference coding.
+FREE_CLASS = "class_free"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a bayescore model and to predict from its draws.
+
+    Attributes
+    ----------
+    kind : {"logistic", "softmax"}
+    classes : ndarray
+        Sorted class labels; ``y`` is stored as indices into it.
+    feature_names : ndarray of str
+    standardization : Standardization
+    prior : {"normal", "student_t"}
+    prior_scale, intercept_prior_scale, prior_nu : float
+    flat_intercept : bool
+    coding : {"reference", "zerosum"}
+    X : ndarray (n_obs, n_features)
+        Raw training features.
+    y : ndarray of int (n_obs,)
+        Training labels as class indices.
+    """
+
+    kind: str
+    classes: np.ndarray
+    feature_names: np.ndarray
+    standardization: Standardization
+    prior: str = "normal"
+    prior_scale: float = 2.5
+    intercept_prior_scale: float = 2.5
+    prior_nu: float = 3.0
+    flat_intercept: bool = False
+    coding: str = "reference"
+    X: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
+    y: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes K."""
+        return int(len(self.classes))
+
+    def settings(self) -> dict[str, Any]:
+        """The prior and coding settings, JSON-friendly (for saving and rebuilding)."""
+        return {
+            "kind": self.kind,
+            "prior": self.prior,
+            "prior_scale": self.prior_scale,
+            "intercept_prior_scale": self.intercept_prior_scale,
+            "prior_nu": self.prior_nu,
+            "flat_intercept": self.flat_intercept,
+            "coding": self.coding,
+        }
+
+
+def model_spec(model: pm.Model) -> ModelSpec | None:
+    """Return the :class:`ModelSpec` of a model made by :func:`build_model` (else None)."""
+    return getattr(model, "_bayescore_spec", None)
+
+
+def _prior(pm: Any, name: str, spec: ModelSpec, scale: float, dims: Any) -> Any:
+    if spec.prior == "student_t":
+        return pm.StudentT(name, nu=spec.prior_nu, mu=0.0, sigma=scale, dims=dims)
+    return pm.Normal(name, mu=0.0, sigma=scale, dims=dims)
+
+
+def _intercept(pm: Any, name: str, spec: ModelSpec, dims: Any) -> Any:
+    if spec.flat_intercept:
+        return pm.Flat(name, dims=dims)
+    return pm.Normal(name, mu=0.0, sigma=spec.intercept_prior_scale, dims=dims)
+
+
+def _build(spec: ModelSpec, batch_size: int | None = None) -> pm.Model:
+    """Build the PyMC model for ``spec``; with ``batch_size`` the likelihood is minibatched."""
+    pm = import_pymc()
+    import pytensor.tensor as pt
+
+    n_obs, _ = spec.X.shape
+    coords: dict[str, Any] = {FEATURE: spec.feature_names.tolist()}
+    if batch_size is None:
+        coords[OBS] = np.arange(n_obs)
+    if spec.kind == "softmax":
+        coords[CLASS] = spec.classes.tolist()
+        if spec.coding == "reference":
+            coords[FREE_CLASS] = spec.classes[1:].tolist()
+
+    with pm.Model(coords=coords) as model:
+        x_mean = pm.Data("x_mean", spec.standardization.mean, dims=FEATURE)
+        x_scale = pm.Data("x_scale", spec.standardization.scale, dims=FEATURE)
+        if batch_size is None:
+            X = pm.Data("X", spec.X, dims=(OBS, FEATURE))
+            y_obs = pm.Data("y_obs", spec.y.astype(np.int64), dims=OBS)
+            obs_kwargs: dict[str, Any] = {"dims": OBS}
+        else:
+            # pm.Minibatch rejects int64 labels: cast to int32.
+            X, y_obs = pm.Minibatch(
+                spec.X.astype(np.float64), spec.y.astype(np.int32), batch_size=batch_size
+            )
+            obs_kwargs = {"total_size": n_obs}
+        Xs = (X - x_mean) / x_scale
+
+        if spec.kind == "logistic":
+            intercept = _intercept(pm, "intercept", spec, None)
+            coef = _prior(pm, "coef", spec, spec.prior_scale, FEATURE)
+            eta = intercept + pt.dot(Xs, coef)
+            pm.Bernoulli("y", logit_p=eta, observed=y_obs, **obs_kwargs)
+            pm.Deterministic("coef_original", coef / x_scale, dims=FEATURE)
+            pm.Deterministic(
+                "intercept_original", intercept - pt.sum(coef * x_mean / x_scale)
+            )
+        else:
+            if spec.coding == "zerosum":
+                intercept = pm.ZeroSumNormal(
+                    "intercept", sigma=spec.intercept_prior_scale, dims=CLASS
+                )
+                coef = pm.ZeroSumNormal(
+                    "coef", sigma=spec.prior_scale, dims=(FEATURE, CLASS), n_zerosum_axes=1
+                )
+            else:
+                # First class is the reference: its logit is fixed at 0, which makes the
+                # remaining K - 1 columns identified.
+                a_free = _intercept(pm, "intercept_free", spec, FREE_CLASS)
+                b_free = _prior(pm, "coef_free", spec, spec.prior_scale, (FEATURE, FREE_CLASS))
+                n_feat = spec.X.shape[1]
+                intercept = pm.Deterministic(
+                    "intercept", pt.concatenate([pt.zeros(1), a_free]), dims=CLASS
+                )
+                coef = pm.Deterministic(
+                    "coef",
+                    pt.concatenate([pt.zeros((n_feat, 1)), b_free], axis=1),
+                    dims=(FEATURE, CLASS),
+                )
+            eta = intercept + pt.dot(Xs, coef)
+            pm.Categorical("y", logit_p=eta, observed=y_obs, **obs_kwargs)
+            pm.Deterministic("coef_original", coef / x_scale[:, None], dims=(FEATURE, CLASS))
+            pm.Deterministic(
+                "intercept_original",
+                intercept - pt.sum(coef * (x_mean / x_scale)[:, None], axis=0),
+                dims=CLASS,
+            )
+    model._bayescore_spec = spec
+    return model
+
+
+def build_model(
+    X: Any,
+    y: Any,
+    kind: str = "logistic",
+    *,
+    prior_scale: float = 2.5,
+    intercept_prior_scale: float = 2.5,
+    prior: str = "normal",
+    prior_nu: float = 3.0,
+    flat_intercept: bool = False,
+    coding: str = "reference",
+    classes: Any = None,
+    batch_size: int | None = None,
+) -> pm.Model:
+    """Build a Bayesian logistic or softmax regression as a :class:`pymc.Model`.
+
+    .. math::
+
+        \\eta_n = \\alpha + \\frac{x_n - \\bar x}{s} B, \\qquad
+        p(y_n = k) = \\mathrm{softmax}(\\eta_n)_k
+
+    Parameters
+    ----------
+    X : array-like of shape (n_obs, n_features), DataFrame or DataArray (obs, feature)
+        Raw features; they are standardised inside the model with the training mean and
+        population sd (constant columns keep scale 1).
+    y : array-like of shape (n_obs,)
+        Labels of any hashable type (sorted into ``classes`` like scikit-learn).
+    kind : {"logistic", "softmax"}
+        ``logistic``: Bernoulli on ``sigmoid(intercept + x coef)`` for two classes.
+        ``softmax``: Categorical on ``softmax(intercept + x coef)`` for K >= 2 classes.
+    prior_scale : float, default 2.5
+        Scale of the prior on the standardised coefficients.
+    intercept_prior_scale : float, default 2.5
+        Scale of the Normal prior on the intercept(s).
+    prior : {"normal", "student_t"}, default "normal"
+        Family of the coefficient prior; ``student_t`` uses ``prior_nu`` degrees of freedom.
+    prior_nu : float, default 3.0
+    flat_intercept : bool, default False
+        Use an improper flat prior on the intercept(s) (e.g. to match an unpenalised
+        intercept in scikit-learn's ``LogisticRegression``).
+    coding : {"reference", "zerosum"}, default "reference"
+        Softmax identification: the first class's logits fixed at 0, or sum-to-zero
+        coefficients with :class:`pymc.ZeroSumNormal` (Normal prior only).
+    classes : array-like, optional
+        Class order to use instead of the sorted unique labels of ``y``.
+    batch_size : int, optional
+        Build a minibatch likelihood (:class:`pymc.Minibatch`, scaled by ``total_size``)
+        for ADVI on large data. Usually set through :func:`bayescore.fit`.
+
+    Returns
+    -------
+    pymc.Model
+        Named dims ``obs``, ``feature`` (and ``class``); data containers ``X``, ``y_obs``,
+        ``x_mean`` and ``x_scale``; free variables ``intercept``/``coef`` (reference coding:
+        ``intercept_free``/``coef_free`` over ``class_free`` plus deterministic full
+        ``intercept``/``coef``); deterministics ``intercept_original``/``coef_original``.
+
+    See Also
+    --------
+    bayescore.fit : sample or approximate the posterior.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> model = build_model(X, ["no", "no", "yes", "yes"], kind="logistic")
+    >>> sorted(v.name for v in model.free_RVs)
+    ['coef', 'intercept']
+    """
+    check_choice("kind", kind, KINDS, "build_model")
+    check_choice("prior", prior, PRIORS, "build_model")
+    check_choice("coding", coding, CODINGS, "build_model")
+    check_positive("prior_scale", prior_scale, func="build_model")
+    check_positive("intercept_prior_scale", intercept_prior_scale, func="build_model")
+    check_positive("prior_nu", prior_nu, func="build_model")
+    if batch_size is not None:
+        check_int("batch_size", batch_size, min_value=1, func="build_model")
+    if coding == "zerosum" and (prior != "normal" or flat_intercept):
+        raise ValueError(
+            "coding='zerosum' uses pm.ZeroSumNormal, which needs prior='normal' and "
+            f"flat_intercept=False; got prior={prior!r}, flat_intercept={flat_intercept!r}."
+        )
+    X_arr = validate_X(X)
+    if classes is None:
+        y_idx, classes_arr = encode_classes(y)
+    else:
+        classes_arr = np.asarray(classes)
+        y_idx = encode_labels(y, classes_arr)
+    if y_idx.shape[0] != X_arr.shape[0]:
+        raise ValueError(
+            f"Shape mismatch: X has {X_arr.shape[0]} rows but y has {y_idx.shape[0]} labels."
+        )
+    if kind == "logistic" and len(classes_arr) != 2:
+        raise ValueError(
+            f"kind='logistic' needs exactly 2 classes; y has {len(classes_arr)} "
+            f"({classes_arr.tolist()!r}). Use kind='softmax' for more."
+        )
+    names = feature_names_of(X)
+    if names is None:
+        names = np.asarray([f"x{i}" for i in range(X_arr.shape[1])], dtype=object)
+    spec = ModelSpec(
+        kind=kind,
+        classes=classes_arr,
+        feature_names=names,
+        standardization=Standardization.fit(X_arr),
+        prior=prior,
+        prior_scale=float(prior_scale),
+        intercept_prior_scale=float(intercept_prior_scale),
+        prior_nu=float(prior_nu),
+        flat_intercept=bool(flat_intercept),
+        coding=coding,
+        X=X_arr,
+        y=y_idx,
+    )
+    return _build(spec, batch_size=batch_size)
