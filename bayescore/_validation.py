@@ -18,10 +18,12 @@ SUM_TOL = 1e-6
 
 
 def _where(index: tuple[int, ...] | int, kind: str = "row") -> str:
-    """Format a position for an error message ("row 17" or "row 17, column 2")."""
+    """Format a position for an error message ("row 17", "row 17, column 2")."""
     if isinstance(index, tuple):
         if len(index) == 1:
-            return f"{kind} {index[0]}"
+            return f"{kind} {int(index[0])}"
+        if len(index) == 2:
+            return f"{kind} {int(index[0])}, column {int(index[1])}"
         return "position " + str(tuple(int(i) for i in index))
     return f"{kind} {int(index)}"
 
@@ -75,7 +77,7 @@ def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
         bad = ~np.isfinite(arr)
         if bad.any():
             idx = np.unravel_index(int(np.flatnonzero(bad)[0]), arr.shape)
-            value = arr[idx]
+            value = complex(arr[idx]) if arr.dtype.kind == "c" else float(arr[idx])
             what = "NaN" if np.isnan(value) else "inf"
             raise ValueError(
                 f"Input {name} contains {what} at {_where(idx)} (value {value!r}). "
@@ -109,7 +111,7 @@ def as_float_array(values: Any, name: str, *, ndim: Sequence[int] | None = None)
             f"got shape {arr.shape}."
         )
     if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); at least one row is needed.")
+        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one value.")
     return arr
 
 

@@ -1,0 +1,375 @@
+"""scikit-learn compatible Bayesian classifiers.
+
+They follow the estimator API (``get_params``/``set_params``, ``clone``, ``Pipeline``,
+``cross_val_score``, ``GridSearchCV``), keep the posterior as ``idata_`` and predict with
+the posterior predictive mean, :math:`\\bar p_{nk} = \\frac1S\\sum_s p_{snk}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from bayescore._dims import CHAIN, CLASS, DRAW, FEATURE, OBS
+from bayescore._validation import check_finite
+
+__all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier"]
+
+
+def _as_sklearn_input(X: Any) -> Any:
+    """DataArray (obs, feature) -> DataFrame so feature names survive validation."""
+    if isinstance(X, xr.DataArray) and X.ndim == 2 and FEATURE in X.dims:
+        return X.transpose(OBS if OBS in X.dims else ..., FEATURE).to_pandas()
+    return X
+
+
+def _precheck_finite(X: Any) -> None:
+    """Name the first NaN/inf row (scikit-learn's message does not say where it is)."""
+    arr = np.asarray(X)
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            return  # non-numeric input: scikit-learn's validation gives the standard error
+    if arr.dtype.kind == "f":
+        check_finite(arr, "X")
+
+
+class _BayesianClassifier(ClassifierMixin, BaseEstimator):
+    """Shared fit/predict logic; subclasses set the model kind and its parameters."""
+
+    _kind: str = "softmax"
+
+    def _model_kwargs(self) -> dict[str, Any]:
+        return {
+            "prior_scale": self.prior_scale,
+            "intercept_prior_scale": self.intercept_prior_scale,
+            "prior": self.prior,
+        }
+
+    def _fit_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(self.fit_kwargs or {})
+        if self.method == "nuts":
+            kwargs.setdefault("sampler", self.sampler)
+            kwargs.setdefault("target_accept", self.target_accept)
+            kwargs.setdefault("cores", self.cores)
+        elif self.batch_size is not None:
+            kwargs.setdefault("batch_size", self.batch_size)
+        return kwargs
+
+    def fit(self, X: Any, y: Any) -> _BayesianClassifier:
+        """Fit the model to ``X`` and ``y`` by NUTS or ADVI.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_obs, n_features), DataFrame or DataArray (obs, feature)
+        y : array-like of shape (n_obs,)
+            Labels of any hashable type (strings, ints, bools).
+
+        Returns
+        -------
+        self
+        """
+        from bayescore.inference import fit as fit_model
+        from bayescore.models import build_model
+
+        X = _as_sklearn_input(X)
+        if y is not None:
+            _precheck_finite(X)
+        X_arr, y_arr = validate_data(self, X, y, dtype="numeric")
+        check_classification_targets(y_arr)
+        classes = np.unique(y_arr)
+        if classes.size < 2:
+            raise ValueError(
+                f"y must contain at least 2 classes; got 1 class ({classes[0]!r}). "
+                "A classifier needs samples of at least 2 classes in the data."
+            )
+        if self._kind == "logistic" and classes.size != 2:
+            raise ValueError(
+                "Only binary classification is supported. The type of the target is "
+                f"multiclass: y has {classes.size} classes ({classes.tolist()!r}). Use "
+                "BayesianSoftmaxClassifier for more classes."
+            )
+        names = getattr(self, "feature_names_in_", None)
+        X_model = X_arr if names is None else _frame(X_arr, names)
+        model = build_model(X_model, y_arr, kind=self._kind, classes=classes,
+                            **self._model_kwargs())
+        idata = fit_model(
+            model,
+            method=self.method,
+            draws=self.draws,
+            tune=self.tune,
+            chains=self.chains,
+            random_seed=self.random_seed,
+            progressbar=self.progressbar,
+            **self._fit_kwargs(),
+        )
+        self._set_fitted(idata, classes)
+        return self
+
+    def _set_fitted(self, idata: Any, classes: np.ndarray) -> None:
+        """Set ``idata_``, ``classes_`` and the original-scale posterior means."""
+        self.idata_ = idata
+        self.classes_ = classes
+        post = idata.posterior
+        coef = post["coef_original"].mean((CHAIN, DRAW))
+        intercept = post["intercept_original"].mean((CHAIN, DRAW))
+        if self._kind == "logistic":
+            self.coef_ = coef.values[None, :]
+            self.intercept_ = np.atleast_1d(intercept.values)
+        else:
+            self.coef_ = coef.transpose(CLASS, FEATURE).values
+            self.intercept_ = intercept.values
+
+    def _validated(self, X: Any) -> Any:
+        check_is_fitted(self, "idata_")
+        X = _as_sklearn_input(X)
+        _precheck_finite(X)
+        X_arr = validate_data(self, X, reset=False, dtype="numeric")
+        names = getattr(self, "feature_names_in_", None)
+        index = getattr(X, "index", None)
+        return _frame(X_arr, names, index) if (names is not None or index is not None) else X_arr
+
+    def predict_proba_draws(self, X: Any) -> xr.DataArray:
+        """Class probabilities for each posterior draw.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_obs, n_features)
+
+        Returns
+        -------
+        DataArray
+            Dims ``(chain, draw, obs, class)`` with ``class`` coord ``classes_``.
+        """
+        from bayescore.predictive import predict_proba_draws
+
+        X = self._validated(X)
+        return predict_proba_draws(self.idata_, X)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior predictive mean probabilities, shape (n_obs, n_classes)."""
+        draws = self.predict_proba_draws(X)
+        return draws.mean((CHAIN, DRAW)).values
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of :meth:`predict_proba`, computed in log space (log-mean-exp over draws)."""
+        from bayescore.predictive import predict_logits_draws
+
+        X = self._validated(X)
+        logits = predict_logits_draws(self.idata_, X).values
+        logp = logits - logsumexp(logits, axis=-1, keepdims=True)
+        n_draws = logp.shape[0] * logp.shape[1]
+        return logsumexp(logp.reshape((n_draws,) + logp.shape[2:]), axis=0) - np.log(n_draws)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class label under the posterior predictive distribution."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def save(self, path: Any) -> None:
+        """Save the fitted estimator to a netCDF file (see :func:`bayescore.save`)."""
+        from bayescore.io import save
+
+        save(self, path)
+
+
+def _frame(X_arr: np.ndarray, names: Any, index: Any = None) -> Any:
+    import pandas as pd
+
+    columns = None if names is None else list(names)
+    return pd.DataFrame(X_arr, columns=columns, index=index)
+
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    method : {"nuts", "advi", "fullrank_advi"}, default "nuts"
+        Posterior inference: NUTS sampling, or mean-field / full-rank ADVI.
+    draws : int, default 1000
+        Posterior draws per chain (NUTS) or draws from the approximation (ADVI).
+    tune : int, default 1000
+        NUTS tuning steps per chain.
+    chains : int, default 2
+        NUTS chains.
+    prior_scale : float, default 2.5
+        Prior scale of the standardised coefficients.
+    intercept_prior_scale : float, default 2.5
+        Scale of the Normal prior on the intercept(s).
+    prior : {"normal", "student_t"}, default "normal"
+    random_seed : int or None, default 0
+        Same seed, same draws, same predictions.
+    sampler : {"pymc", "nutpie", "numpyro"}, default "pymc"
+        NUTS backend; nutpie and numpyro need ``pip install 'bayescore[fast]'``.
+    target_accept : float, default 0.9
+    cores : int or None, default None
+        Processes for NUTS chains (None: one per chain).
+    batch_size : int or None, default None
+        Minibatch size for ADVI on large data.
+    progressbar : bool, default False
+    fit_kwargs : dict or None, default None
+        Further options for :func:`bayescore.fit` (e.g. ``{"learning_rate": 0.01}``).
+"""
+
+
+class BayesianLogisticClassifier(_BayesianClassifier):
+    __doc__ = (
+        """Bayesian logistic regression for binary labels, fitted with PyMC.
+
+    .. math::
+
+        y_n \\sim \\mathrm{Bernoulli}(\\sigma(\\alpha + \\tilde x_n \\beta)),\\quad
+        \\alpha, \\beta_j \\sim \\mathrm{Normal}(0, 2.5)
+
+    Features are standardised inside the model with the training mean and population sd.
+"""
+        + _PARAMS_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str (only for DataFrame input)
+    idata_ : arviz.InferenceData
+    coef_ : ndarray of shape (1, n_features)
+        Posterior mean coefficients on the original feature scale.
+    intercept_ : ndarray of shape (1,)
+
+    See Also
+    --------
+    BayesianSoftmaxClassifier : K >= 2 classes.
+
+    Examples
+    --------
+    >>> import bayescore as bs
+    >>> ds = bs.load_dataset("breast_cancer")
+    >>> clf = bs.BayesianLogisticClassifier(method="advi", draws=100)
+    >>> clf.fit(ds.X.iloc[:, :5], ds.y).classes_.tolist()
+    ['benign', 'malignant']
+    >>> clf.predict_proba(ds.X.iloc[:2, :5]).shape
+    (2, 2)
+    """
+    )
+
+    _kind = "logistic"
+
+    def __init__(
+        self,
+        method: str = "nuts",
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 2,
+        prior_scale: float = 2.5,
+        intercept_prior_scale: float = 2.5,
+        prior: str = "normal",
+        random_seed: int | None = 0,
+        sampler: str = "pymc",
+        target_accept: float = 0.9,
+        cores: int | None = None,
+        batch_size: int | None = None,
+        progressbar: bool = False,
+        fit_kwargs: dict | None = None,
+    ) -> None:
+        self.method = method
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+        self.prior_scale = prior_scale
+        self.intercept_prior_scale = intercept_prior_scale
+        self.prior = prior
+        self.random_seed = random_seed
+        self.sampler = sampler
+        self.target_accept = target_accept
+        self.cores = cores
+        self.batch_size = batch_size
+        self.progressbar = progressbar
+        self.fit_kwargs = fit_kwargs
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+
+class BayesianSoftmaxClassifier(_BayesianClassifier):
+    __doc__ = (
+        """Bayesian softmax (multinomial logistic) regression for K >= 2 classes.
+
+    .. math::
+
+        y_n \\sim \\mathrm{Categorical}(\\mathrm{softmax}(\\alpha + \\tilde x_n B))
+
+    The first class is the reference (logits 0) by default; ``coding="zerosum"`` uses
+    sum-to-zero coefficients instead.
+"""
+        + _PARAMS_DOC
+        + """    coding : {"reference", "zerosum"}, default "reference"
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str (only for DataFrame input)
+    idata_ : arviz.InferenceData
+    coef_ : ndarray of shape (n_classes, n_features)
+        Posterior mean coefficients on the original feature scale.
+    intercept_ : ndarray of shape (n_classes,)
+
+    See Also
+    --------
+    BayesianLogisticClassifier : the binary model.
+
+    Examples
+    --------
+    >>> import bayescore as bs
+    >>> ds = bs.load_dataset("iris")
+    >>> clf = bs.BayesianSoftmaxClassifier(method="advi", draws=100).fit(ds.X, ds.y)
+    >>> clf.predict_proba_draws(ds.X.iloc[:3]).dims
+    ('chain', 'draw', 'obs', 'class')
+    """
+    )
+
+    _kind = "softmax"
+
+    def __init__(
+        self,
+        method: str = "nuts",
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 2,
+        prior_scale: float = 2.5,
+        intercept_prior_scale: float = 2.5,
+        prior: str = "normal",
+        random_seed: int | None = 0,
+        sampler: str = "pymc",
+        target_accept: float = 0.9,
+        cores: int | None = None,
+        batch_size: int | None = None,
+        progressbar: bool = False,
+        fit_kwargs: dict | None = None,
+        coding: str = "reference",
+    ) -> None:
+        self.method = method
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+        self.prior_scale = prior_scale
+        self.intercept_prior_scale = intercept_prior_scale
+        self.prior = prior
+        self.random_seed = random_seed
+        self.sampler = sampler
+        self.target_accept = target_accept
+        self.cores = cores
+        self.batch_size = batch_size
+        self.progressbar = progressbar
+        self.fit_kwargs = fit_kwargs
+        self.coding = coding
+
+    def _model_kwargs(self) -> dict[str, Any]:
+        return {**super()._model_kwargs(), "coding": self.coding}
