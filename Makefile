@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: demo test lint format bench install install-dev clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# Stamp files re-run the install whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(PY) examples/demo.py
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+	$(PY) -m pytest --nbmake notebooks -p no:cacheprovider -o addopts="" -o testpaths=notebooks
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check bayescore tests benchmarks examples
+	$(VENV)/bin/ruff format --check bayescore tests benchmarks examples
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff format bayescore tests benchmarks examples
+	$(VENV)/bin/ruff check --fix bayescore tests benchmarks examples
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/bench_scoring.py
+	$(PY) benchmarks/bench_loo.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis out
