@@ -399,14 +399,21 @@ METHODS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _attach_metadata(idata: az.InferenceData, spec: ModelSpec | None, method: str, seconds: float):
-    attrs = {"bayescore_method": method, "sampling_time": float(seconds)}
+def _attach_metadata(
+    idata: az.InferenceData, model: pm.Model, method: str, seconds: float
+) -> az.InferenceData:
+    spec = model_spec(model)
+    attrs = {
+        "bayescore_method": method,
+        "sampling_time": float(seconds),
+        # Diagnostics look at these only: deterministics (e.g. the reference class's fixed
+        # zeros) have no between-chain variance to judge.
+        "bayescore_free_vars": json.dumps([rv.name for rv in model.free_RVs]),
+    }
     if spec is not None:
         attrs["bayescore_kind"] = spec.kind
         attrs["bayescore_settings"] = json.dumps(spec.settings())
         idata.constant_data["classes"] = (("class",), spec.classes)
-        # Observation coordinates in data groups follow the posterior's (chain, draw) layout;
-        # PyMC names the observed dim after the model's dims, i.e. "obs".
     for group in ("posterior", "sample_stats", "constant_data"):
         if group in idata.groups():
             idata[group].attrs.update(attrs)
@@ -476,7 +483,6 @@ def fit(
     ('chain', 'draw', 'feature')
     """
     check_choice("method", method, METHODS, "fit")
-    spec = model_spec(model)
     start = time.perf_counter()
     fitter = METHODS[method]
     with quiet_pymc(not progressbar):
@@ -489,7 +495,7 @@ def fit(
             progressbar=progressbar,
             **kwargs,
         )
-    idata = _attach_metadata(idata, spec, method, time.perf_counter() - start)
+    idata = _attach_metadata(idata, model, method, time.perf_counter() - start)
     if warn:
         from bayescore.diagnostics import warn_if_failed
 
