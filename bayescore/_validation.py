@@ -193,7 +193,9 @@ def encode_labels(
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr[:, 0]
     if y_arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one label per observation); got shape {y_arr.shape}.")
+        raise ValueError(
+            f"{name} must be 1-D (one label per observation); got shape {y_arr.shape}."
+        )
     if y_arr.size == 0:
         raise ValueError(f"{name} is empty; at least one observation is needed.")
     if classes is None:

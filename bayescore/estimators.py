@@ -1,8 +1,8 @@
-"""scikit-learn compatible Bayesian classifiers.
+r"""scikit-learn compatible Bayesian classifiers.
 
 They follow the estimator API (``get_params``/``set_params``, ``clone``, ``Pipeline``,
 ``cross_val_score``, ``GridSearchCV``), keep the posterior as ``idata_`` and predict with
-the posterior predictive mean, :math:`\\bar p_{nk} = \\frac1S\\sum_s p_{snk}`.
+the posterior predictive mean, :math:`\bar p_{nk} = \frac1S\sum_s p_{snk}`.
 """
 
 from __future__ import annotations
@@ -98,8 +98,9 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
             )
         names = getattr(self, "feature_names_in_", None)
         X_model = X_arr if names is None else _frame(X_arr, names)
-        model = build_model(X_model, y_arr, kind=self._kind, classes=classes,
-                            **self._model_kwargs())
+        model = build_model(
+            X_model, y_arr, kind=self._kind, classes=classes, **self._model_kwargs()
+        )
         idata = fit_model(
             model,
             method=self.method,
@@ -218,7 +219,7 @@ _PARAMS_DOC = """
 """
 
 
-class BayesianLogisticClassifier(_BayesianClassifier):
+class BayesianLogisticClassifier(_BayesianClassifier):  # noqa: D101 (docstring below)
     __doc__ = (
         """Bayesian logistic regression for binary labels, fitted with PyMC.
 
@@ -297,7 +298,7 @@ class BayesianLogisticClassifier(_BayesianClassifier):
         return tags
 
 
-class BayesianSoftmaxClassifier(_BayesianClassifier):
+class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring below)
     __doc__ = (
         """Bayesian softmax (multinomial logistic) regression for K >= 2 classes.
 

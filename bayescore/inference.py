@@ -1,11 +1,11 @@
-"""Fit a model: NUTS (PyMC, nutpie or numpyro) or ADVI (mean-field, full-rank, minibatch).
+r"""Fit a model: NUTS (PyMC, nutpie or numpyro) or ADVI (mean-field, full-rank, minibatch).
 
 ``fit`` returns an :class:`arviz.InferenceData`. ADVI fits add a ``variational`` group with
 the ELBO history and the final ELBO split into its two parts,
 
 .. math::
 
-    \\mathrm{ELBO} = \\mathbb{E}_q[\\log p(y \\mid \\theta)] - \\mathrm{KL}(q \\,\\|\\, p),
+    \mathrm{ELBO} = \mathbb{E}_q[\log p(y \mid \theta)] - \mathrm{KL}(q \,\|\, p),
 
 with the KL in closed form when q and the prior are Gaussian (mean-field or full-rank q,
 Normal priors) and a Monte Carlo estimate otherwise.
@@ -14,8 +14,8 @@ Normal priors) and a Monte Carlo estimate otherwise.
 from __future__ import annotations
 
 import functools
-import json
 import importlib.util
+import json
 import time
 import warnings
 from collections.abc import Callable
@@ -151,12 +151,12 @@ def elbo_parts(
     kl: str = "auto",
     random_seed: int | None = None,
 ) -> ELBOParts:
-    """Split the ELBO of a Gaussian approximation into expected log-likelihood and KL.
+    r"""Split the ELBO of a Gaussian approximation into expected log-likelihood and KL.
 
     .. math::
 
-        \\mathrm{ELBO} = \\mathbb{E}_q[\\log p(y \\mid \\theta)]
-        - \\mathrm{KL}(q(\\theta) \\,\\|\\, p(\\theta))
+        \mathrm{ELBO} = \mathbb{E}_q[\log p(y \mid \theta)]
+        - \mathrm{KL}(q(\theta) \,\|\, p(\theta))
 
     Parameters
     ----------
@@ -501,4 +501,3 @@ def fit(
 
         warn_if_failed(idata)
     return idata
-

@@ -1,12 +1,12 @@
-"""PyMC models for classification: Bayesian logistic and softmax regression.
+r"""PyMC models for classification: Bayesian logistic and softmax regression.
 
 .. math::
 
-    \\text{logistic:}\\quad y_n \\sim \\mathrm{Bernoulli}(\\sigma(\\alpha + \\tilde x_n \\beta))
-    \\qquad
-    \\text{softmax:}\\quad y_n \\sim \\mathrm{Categorical}(\\mathrm{softmax}(\\alpha + \\tilde x_n B))
+    \text{logistic:}\quad y_n \sim \mathrm{Bernoulli}(\sigma(\alpha + \tilde x_n \beta))
+    \qquad
+    \text{softmax:}\quad y_n \sim \mathrm{Categorical}(\mathrm{softmax}(\alpha + \tilde x_n B))
 
-with :math:`\\tilde x = (x - \\bar x) / s` standardised inside the model by the training mean
+with :math:`\tilde x = (x - \bar x) / s` standardised inside the model by the training mean
 and population sd (ddof=0; constant columns keep scale 1). Default priors are
 ``Normal(0, 2.5)`` on the intercept(s) and on the standardised coefficients (SPEC §3).
 Coefficients are also reported on the original feature scale as deterministics.
@@ -76,7 +76,7 @@ class ModelSpec:
         return int(len(self.classes))
 
     def settings(self) -> dict[str, Any]:
-        """The prior and coding settings, JSON-friendly (for saving and rebuilding)."""
+        """Return the prior and coding settings as a JSON-friendly dict."""
         return {
             "kind": self.kind,
             "prior": self.prior,
@@ -140,9 +140,7 @@ def _build(spec: ModelSpec, batch_size: int | None = None) -> pm.Model:
             eta = intercept + pt.dot(Xs, coef)
             pm.Bernoulli("y", logit_p=eta, observed=y_obs, **obs_kwargs)
             pm.Deterministic("coef_original", coef / x_scale, dims=FEATURE)
-            pm.Deterministic(
-                "intercept_original", intercept - pt.sum(coef * x_mean / x_scale)
-            )
+            pm.Deterministic("intercept_original", intercept - pt.sum(coef * x_mean / x_scale))
         else:
             if spec.coding == "zerosum":
                 intercept = pm.ZeroSumNormal(
@@ -191,12 +189,12 @@ def build_model(
     classes: Any = None,
     batch_size: int | None = None,
 ) -> pm.Model:
-    """Build a Bayesian logistic or softmax regression as a :class:`pymc.Model`.
+    r"""Build a Bayesian logistic or softmax regression as a :class:`pymc.Model`.
 
     .. math::
 
-        \\eta_n = \\alpha + \\frac{x_n - \\bar x}{s} B, \\qquad
-        p(y_n = k) = \\mathrm{softmax}(\\eta_n)_k
+        \eta_n = \alpha + \frac{x_n - \bar x}{s} B, \qquad
+        p(y_n = k) = \mathrm{softmax}(\eta_n)_k
 
     Parameters
     ----------

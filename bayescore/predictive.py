@@ -1,7 +1,7 @@
-"""Posterior predictive class probabilities and pointwise log-likelihood, computed with numpy.
+r"""Posterior predictive class probabilities and pointwise log-likelihood, computed with numpy.
 
 For each posterior draw :math:`s` the logits of new rows are
-:math:`\\eta_{sn} = \\alpha_s + \\tilde x_n B_s` with :math:`\\tilde x` standardised by the
+:math:`\eta_{sn} = \alpha_s + \tilde x_n B_s` with :math:`\tilde x` standardised by the
 *training* mean and scale stored in the fit. The work is vectorised and chunked over draws,
 with no ``pm.sample_posterior_predictive`` round trip, so it needs neither PyMC nor a compile.
 """
@@ -113,7 +113,10 @@ class _Posterior:
             dims += (CLASS,)
             coords[CLASS] = self.classes
         return xr.DataArray(
-            values.reshape(shape), dims=dims, coords=coords, name=name,
+            values.reshape(shape),
+            dims=dims,
+            coords=coords,
+            name=name,
             attrs={"model": self.kind, "n_draws": self.chains * self.draws},
         )
 
@@ -124,13 +127,11 @@ def _check_chunk(chunk_size: int | None) -> int | None:
     return chunk_size
 
 
-def predict_logits_draws(
-    idata: Any, X: Any, *, chunk_size: int | None = None
-) -> xr.DataArray:
-    """Logits of every class for every posterior draw and row of ``X``.
+def predict_logits_draws(idata: Any, X: Any, *, chunk_size: int | None = None) -> xr.DataArray:
+    r"""Logits of every class for every posterior draw and row of ``X``.
 
     For logistic models class 0 is the reference (logit 0) and class 1 has
-    :math:`\\alpha + \\tilde x \\beta`, so ``softmax`` of the result gives the probabilities.
+    :math:`\alpha + \tilde x \beta`, so ``softmax`` of the result gives the probabilities.
 
     Parameters
     ----------
@@ -153,14 +154,12 @@ def predict_logits_draws(
     return post.wrap(out, X, with_class=True, name="logits")
 
 
-def predict_proba_draws(
-    idata: Any, X: Any, *, chunk_size: int | None = None
-) -> xr.DataArray:
-    """Posterior class probabilities for new rows, one set per posterior draw.
+def predict_proba_draws(idata: Any, X: Any, *, chunk_size: int | None = None) -> xr.DataArray:
+    r"""Posterior class probabilities for new rows, one set per posterior draw.
 
     .. math::
 
-        p_{snk} = \\mathrm{softmax}_k(\\alpha_s + \\tilde x_n B_s)
+        p_{snk} = \mathrm{softmax}_k(\alpha_s + \tilde x_n B_s)
 
     Parameters
     ----------
@@ -207,7 +206,7 @@ def predict_proba_draws(
 def log_likelihood_draws(
     idata: Any, X: Any = None, y: Any = None, *, chunk_size: int | None = None
 ) -> xr.DataArray:
-    """Pointwise log-likelihood :math:`\\log p(y_n \\mid \\theta_s)` for every draw.
+    r"""Pointwise log-likelihood :math:`\log p(y_n \mid \theta_s)` for every draw.
 
     Computed in log space (``log_softmax``/``log_expit``), so it is exact and finite for
     logits of any size. This is what PSIS-LOO and WAIC consume.

@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         X_train, X_test, y_train, y_test = train_test_split(
             ds.X, ds.y, test_size=0.25, stratify=ds.y, random_state=0
         )
-        console.print(f"[bold]{name}[/]: {len(X_train)} train / {len(X_test)} test rows, "
-                      f"{ds.X.shape[1]} features, classes {sorted(ds.y.unique())}")
+        console.print(
+            f"[bold]{name}[/]: {len(X_train)} train / {len(X_test)} test rows, "
+            f"{ds.X.shape[1]} features, classes {sorted(ds.y.unique())}"
+        )
         start = time.perf_counter()
         clf = cls(draws=args.draws, tune=args.tune, chains=2, random_seed=0).fit(X_train, y_train)
         seconds = time.perf_counter() - start
@@ -74,22 +76,38 @@ def main(argv: list[str] | None = None) -> list[dict]:
         start = time.perf_counter()
         ref = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
         ref.fit(X_train, y_train)
-        ref.classes_ = ref[-1].classes_
-        rows.append(held_out_row(name, "sklearn LogisticRegression", ref, X_test, y_test,
-                                 time.perf_counter() - start))
+        rows.append(
+            held_out_row(
+                name,
+                "sklearn LogisticRegression",
+                ref,
+                X_test,
+                y_test,
+                time.perf_counter() - start,
+            )
+        )
 
         from bayescore.plots import reliability_diagram
 
-        ax = reliability_diagram(y_test, clf.predict_proba(X_test), labels=clf.classes_,
-                                 n_bins=10)
+        ax = reliability_diagram(y_test, clf.predict_proba(X_test), labels=clf.classes_, n_bins=10)
         ax.set_title(f"{label}, held-out {name}")
         path = args.out / f"reliability_{name}.png"
         ax.figure.savefig(path, dpi=110, bbox_inches="tight")
         console.print(f"  reliability diagram: {path}")
 
     table = Table(title="Held-out scores (lower log loss / ECE is better)")
-    columns = ["data", "model", "log loss", "accuracy", "ECE", "max R-hat", "min ESS",
-               "divergences", "ok", "seconds"]
+    columns = [
+        "data",
+        "model",
+        "log loss",
+        "accuracy",
+        "ECE",
+        "max R-hat",
+        "min ESS",
+        "divergences",
+        "ok",
+        "seconds",
+    ]
     for col in columns:
         table.add_column(col, justify="left" if col in ("data", "model") else "right")
     for row in rows:
@@ -97,8 +115,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for col in columns:
             value = row.get(col, "-")
             if isinstance(value, float):
-                value = f"{value:.0f}" if col == "min ESS" else f"{value:.4f}" \
-                    if col != "seconds" else f"{value:.1f}"
+                value = (
+                    f"{value:.0f}"
+                    if col == "min ESS"
+                    else f"{value:.4f}"
+                    if col != "seconds"
+                    else f"{value:.1f}"
+                )
             cells.append(str(value))
         table.add_row(*cells)
     console.print(table)

@@ -77,8 +77,12 @@ def test_validate_X_errors(X, match):
 
 @pytest.mark.parametrize(
     "name, shape, n_classes",
-    [("breast_cancer", (569, 30), 2), ("wine", (178, 13), 3), ("iris", (150, 4), 3),
-     ("digits", (1797, 64), 10)],
+    [
+        ("breast_cancer", (569, 30), 2),
+        ("wine", (178, 13), 3),
+        ("iris", (150, 4), 3),
+        ("digits", (1797, 64), 10),
+    ],
 )
 def test_bundled_datasets(name, shape, n_classes):
     from sklearn import datasets

@@ -17,9 +17,7 @@ from bayescore import BayesianLogisticClassifier, BayesianSoftmaxClassifier
 SMALL = {"draws": 100, "tune": 100, "chains": 1, "fit_kwargs": {"warn": False}}
 
 
-@parametrize_with_checks(
-    [BayesianLogisticClassifier(**SMALL), BayesianSoftmaxClassifier(**SMALL)]
-)
+@parametrize_with_checks([BayesianLogisticClassifier(**SMALL), BayesianSoftmaxClassifier(**SMALL)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -56,8 +54,9 @@ def test_draws_sum_to_one_and_average_to_predict_proba(wine_fit, wine):
 def test_dataframe_keeps_feature_names_and_xarray_input_works(wine_fit, wine):
     assert wine_fit.feature_names_in_.tolist() == list(wine.X.columns)
     assert wine_fit.n_features_in_ == 13
-    da = xr.DataArray(wine.X.values[:5], dims=("obs", "feature"),
-                      coords={"feature": list(wine.X.columns)})
+    da = xr.DataArray(
+        wine.X.values[:5], dims=("obs", "feature"), coords={"feature": list(wine.X.columns)}
+    )
     np.testing.assert_allclose(wine_fit.predict_proba(da), wine_fit.predict_proba(wine.X[:5]))
     assert wine_fit.coef_.shape == (3, 13) and wine_fit.intercept_.shape == (3,)
 
@@ -78,7 +77,7 @@ def test_predictions_beat_chance_and_match_sklearn(wine_fit, wine):
 def test_label_types_end_to_end(y_kind):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 2))
-    raw = (X[:, 0] + 0.5 * rng.normal(size=120) > 0)
+    raw = X[:, 0] + 0.5 * rng.normal(size=120) > 0
     y = {"str": np.where(raw, "yes", "no"), "int": np.where(raw, 10, -3), "bool": raw}[y_kind]
     clf = BayesianLogisticClassifier(method="advi", draws=200, fit_kwargs={"warn": False})
     clf.fit(X, y)
@@ -100,7 +99,13 @@ def test_multiclass_string_labels_sorted():
 
 @pytest.mark.parametrize("method", ["nuts", "advi"])
 def test_same_seed_same_predictions(method, wine):
-    kw = {"method": method, "draws": 60, "tune": 60, "random_seed": 5, "fit_kwargs": {"warn": False}}
+    kw = {
+        "method": method,
+        "draws": 60,
+        "tune": 60,
+        "random_seed": 5,
+        "fit_kwargs": {"warn": False},
+    }
     a = BayesianSoftmaxClassifier(**kw).fit(wine.X, wine.y).predict_proba(wine.X)
     b = BayesianSoftmaxClassifier(**kw).fit(wine.X, wine.y).predict_proba(wine.X)
     np.testing.assert_array_equal(a, b)

@@ -60,8 +60,9 @@ def advi_fit(logistic_data):
     model = build_model(X[:400], y[:400])
     with model:
         inference = pm.ADVI(random_seed=3)
-        approx = inference.fit(n=8000, obj_optimizer=pm.adam(learning_rate=0.02),
-                               progressbar=False)
+        approx = inference.fit(
+            n=8000, obj_optimizer=pm.adam(learning_rate=0.02), progressbar=False
+        )
     return model, inference, approx
 
 

@@ -14,8 +14,9 @@ import bayescore as bs
 def fitted():
     ds = bs.load_dataset("breast_cancer")
     X, y = ds.X.iloc[:, :6], ds.y
-    clf = bs.BayesianLogisticClassifier(draws=100, tune=100, random_seed=2,
-                                        fit_kwargs={"warn": False})
+    clf = bs.BayesianLogisticClassifier(
+        draws=100, tune=100, random_seed=2, fit_kwargs={"warn": False}
+    )
     return clf.fit(X, y), X
 
 
