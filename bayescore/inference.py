@@ -65,6 +65,10 @@ def _fit_nuts(
     check_int("draws", draws, min_value=1, func="fit")
     check_int("tune", tune, min_value=0, func="fit")
     check_int("chains", chains, min_value=1, func="fit")
+    if sampler == "pymc":
+        # The other backends reject idata_kwargs; for PyMC, skip the pointwise
+        # log-likelihood (bayescore computes it with numpy when LOO needs it).
+        kwargs.setdefault("idata_kwargs", {"log_likelihood": False})
     with model:
         idata = pm.sample(
             draws=draws,
@@ -76,7 +80,6 @@ def _fit_nuts(
             nuts_sampler=sampler,
             progressbar=progressbar,
             compute_convergence_checks=False,
-            idata_kwargs={"log_likelihood": False},
             **kwargs,
         )
     return idata

@@ -61,8 +61,9 @@ def timed(fn, repeat=1):
 
 
 def z_error(post, ref):
-    diff = post["coef_free"].mean(("chain", "draw")) - ref["coef_free"].mean(("chain", "draw"))
-    return float(np.abs(diff / ref["coef_free"].std(("chain", "draw"))).max())
+    mean = post["coef_free"].mean(("chain", "draw")).values
+    ref_mean = ref["coef_free"].mean(("chain", "draw")).values
+    return float(np.abs((mean - ref_mean) / ref["coef_free"].std(("chain", "draw")).values).max())
 
 
 def main() -> None:
