@@ -208,7 +208,8 @@ _PARAMS_DOC = """
         Same seed, same draws, same predictions.
     sampler : {"pymc", "nutpie", "numpyro"}, default "pymc"
         NUTS backend; nutpie and numpyro need ``pip install 'bayescore[fast]'``.
-    target_accept : float, default 0.9
+    target_accept : float, default 0.8
+        NUTS target acceptance rate (raise it if there are divergences).
     cores : int or None, default None
         Processes for NUTS chains (None: one per chain).
     batch_size : int or None, default None
@@ -271,7 +272,7 @@ class BayesianLogisticClassifier(_BayesianClassifier):  # noqa: D101 (docstring 
         prior: str = "normal",
         random_seed: int | None = 0,
         sampler: str = "pymc",
-        target_accept: float = 0.9,
+        target_accept: float = 0.8,
         cores: int | None = None,
         batch_size: int | None = None,
         progressbar: bool = False,
@@ -349,7 +350,7 @@ class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring b
         prior: str = "normal",
         random_seed: int | None = 0,
         sampler: str = "pymc",
-        target_accept: float = 0.9,
+        target_accept: float = 0.8,
         cores: int | None = None,
         batch_size: int | None = None,
         progressbar: bool = False,

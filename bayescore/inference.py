@@ -49,7 +49,7 @@ def _fit_nuts(
     random_seed: int | None,
     progressbar: bool,
     sampler: str = "pymc",
-    target_accept: float = 0.9,
+    target_accept: float = 0.8,
     cores: int | None = None,
     **kwargs: Any,
 ) -> az.InferenceData:
@@ -456,7 +456,7 @@ def fit(
         Run :func:`bayescore.diagnose` and emit one
         :class:`~bayescore.diagnostics.ConvergenceWarning` summarising failed checks.
     **kwargs
-        NUTS: ``sampler`` ("pymc", "nutpie", "numpyro"), ``target_accept`` (0.9),
+        NUTS: ``sampler`` ("pymc", "nutpie", "numpyro"), ``target_accept`` (0.8, as PyMC),
         ``cores`` (default: one per chain), other ``pm.sample`` arguments.
         ADVI: ``max_iter`` (50 000), ``learning_rate`` (Adam step; 0.02, or 0.01 with
         ``batch_size``), ``tol`` (1e-4 relative
