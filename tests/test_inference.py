@@ -17,9 +17,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:arviz")
 def _within_sd(idata, var, truth, free=slice(None)):
     """|posterior mean - truth| in posterior sd, over the free (non-reference) entries."""
     post = idata.posterior[var]
-    mean = post.mean(("chain", "draw")).values[..., free]
-    sd = post.std(("chain", "draw")).values[..., free]
-    return np.abs((mean - np.asarray(truth)[..., free]) / sd)
+    mean = np.atleast_1d(post.mean(("chain", "draw")).values)[..., free]
+    sd = np.atleast_1d(post.std(("chain", "draw")).values)[..., free]
+    return np.abs((mean - np.atleast_1d(truth)[..., free]) / sd)
 
 
 @pytest.mark.slow
