@@ -1,0 +1,190 @@
+"""Numpy kernels for the scoring module: the maths only, on validated arrays.
+
+Conventions: the class axis is last and the observation axis second to last; leading axes
+(if any) index posterior draws, flattened to one axis ``S`` by the callers. Labels are
+integer class indices. Nothing here validates input or knows about xarray.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+#: Target size (elements) of one draw chunk: ~4 MB of float64, so a chunk and its
+#: temporaries stay in the L2/L3 caches while it is reduced.
+CHUNK_ELEMENTS = 1 << 19
+
+
+def true_class(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``probs[..., n, y_n]`` for every leading index; shape ``probs.shape[:-1]``."""
+    return np.take_along_axis(probs, y[:, None], axis=-1)[..., 0]
+
+
+def nll_pointwise(probs: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
+    """``-log(clip(p_n(y_n), eps, 1 - eps))`` per observation (eps=0: no clipping)."""
+    p = true_class(probs, y)
+    if eps > 0:
+        p = np.clip(p, eps, 1.0 - eps)
+    with np.errstate(divide="ignore"):
+        return -np.log(p)
+
+
+def nll_from_logits_pointwise(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``logsumexp(z_n) - z_n[y_n]``: exact and finite for logits of any size."""
+    return logsumexp(logits, axis=-1) - true_class(logits, y)
+
+
+def brier_pointwise(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``sum_k (p_nk - 1[y_n = k])^2``, written as ``sum_k p^2 - 2 p_y + 1``."""
+    return np.einsum("...k,...k->...", probs, probs) - 2.0 * true_class(probs, y) + 1.0
+
+
+def spherical_pointwise(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``p_n(y_n) / ||p_n||_2`` (higher is better)."""
+    return true_class(probs, y) / np.sqrt(np.einsum("...k,...k->...", probs, probs))
+
+
+def entropy(probs: np.ndarray) -> np.ndarray:
+    """Shannon entropy ``-sum_k p log p`` over the last axis (0 log 0 = 0)."""
+    tiny = np.finfo(probs.dtype).tiny
+    return -np.einsum("...k,...k->...", probs, np.log(np.maximum(probs, tiny)))
+
+
+@dataclass
+class DrawSums:
+    """Per-observation sums over draws, accumulated chunk by chunk.
+
+    Attributes
+    ----------
+    n_draws : int
+    p_true : ndarray (N,)
+        ``sum_s p_sn(y_n)`` (None when no labels were given).
+    log_p_true : ndarray (N,) or None
+        ``sum_s log p_sn(y_n)``.
+    probs : ndarray (N, K) or None
+        ``sum_s p_sn``.
+    entropy : ndarray (N,) or None
+        ``sum_s H(p_sn)``.
+    """
+
+    n_draws: int
+    p_true: np.ndarray | None = None
+    log_p_true: np.ndarray | None = None
+    probs: np.ndarray | None = None
+    entropy: np.ndarray | None = None
+    #: Index of the first draw of a chunk holding a row that is not a probability vector.
+    first_invalid: int | None = None
+
+    def __iadd__(self, other: DrawSums) -> DrawSums:
+        self.n_draws += other.n_draws
+        if other.first_invalid is not None:
+            self.first_invalid = min(
+                other.first_invalid, self.first_invalid or other.first_invalid
+            )
+        for name in ("p_true", "log_p_true", "probs", "entropy"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None:
+                setattr(self, name, theirs.copy() if mine is None else mine + theirs)
+        return self
+
+
+def _chunk_sums(
+    chunk: np.ndarray, flat_idx: np.ndarray | None, want: frozenset[str], start: int, tol: float
+) -> DrawSums:
+    """Reduce one chunk of draws (s, N, K) to per-observation sums.
+
+    With ``tol > 0`` the rows are also checked (non-negative, summing to 1 within ``tol``,
+    NaN fails both) while the chunk is in cache, so validation costs no extra memory pass.
+    """
+    out = DrawSums(n_draws=chunk.shape[0])
+    if tol > 0:
+        sums = chunk.sum(axis=-1)
+        if not (np.abs(sums - 1.0) <= tol).all() or chunk.min() < 0:
+            out.first_invalid = start
+    if flat_idx is not None and ("p_true" in want or "log_p_true" in want):
+        # Gather the true-class entries through a flat index: one pass, no (s, N, K) temp.
+        p_true = np.take(chunk.reshape(chunk.shape[0], -1), flat_idx, axis=1)
+        if "p_true" in want:
+            out.p_true = p_true.sum(axis=0)
+        if "log_p_true" in want:
+            with np.errstate(divide="ignore"):
+                out.log_p_true = np.log(p_true).sum(axis=0)
+    if "probs" in want:
+        out.probs = chunk.sum(axis=0)
+    if "entropy" in want:
+        out.entropy = entropy(chunk).sum(axis=0)
+    return out
+
+
+def draw_sums(
+    draws: np.ndarray,
+    y: np.ndarray | None,
+    want: frozenset[str],
+    *,
+    tol: float = 0.0,
+    n_threads: int | None = None,
+) -> DrawSums:
+    """Reduce draws of shape (S, N, K) over S in cache-sized chunks, on several threads.
+
+    Extra memory is O(threads * chunk + N * K) whatever S is: the input is only read.
+    NumPy releases the GIL inside these ufuncs, so threads share the memory bandwidth.
+    ``tol > 0`` validates the rows on the way (see ``first_invalid``).
+    """
+    S, N, K = draws.shape
+    flat_idx = None if y is None else np.arange(N) * K + y
+    step = max(1, CHUNK_ELEMENTS // max(1, N * K))
+    starts = list(range(0, S, step))
+    n_threads = n_threads or min(len(starts), os.cpu_count() or 1)
+
+    def work(worker: int) -> DrawSums:
+        total = DrawSums(n_draws=0)
+        for start in starts[worker::n_threads]:
+            total += _chunk_sums(draws[start : start + step], flat_idx, want, start, tol)
+        return total
+
+    if n_threads <= 1:
+        return work(0)
+    with ThreadPoolExecutor(n_threads) as pool:
+        parts = list(pool.map(work, range(n_threads)))
+    result = parts[0]
+    for part in parts[1:]:
+        result += part
+    return result
+
+
+def dask_draw_sums(
+    draws, y: np.ndarray | None, want: frozenset[str], *, tol: float = 0.0
+) -> DrawSums:
+    """The same sums for a dask array (S, N, K), computed lazily in one graph."""
+    import dask
+    import dask.array as da
+
+    S, N, K = draws.shape
+    lazy: dict[str, object] = {}
+    if y is not None and ("p_true" in want or "log_p_true" in want):
+        onehot = np.zeros((N, K))
+        onehot[np.arange(N), y] = 1.0
+        p_true = (draws * onehot).sum(axis=-1)
+        if "p_true" in want:
+            lazy["p_true"] = p_true.sum(axis=0)
+        if "log_p_true" in want:
+            lazy["log_p_true"] = da.log(p_true).sum(axis=0)
+    if "probs" in want:
+        lazy["probs"] = draws.sum(axis=0)
+    if "entropy" in want:
+        tiny = np.finfo(draws.dtype).tiny
+        lazy["entropy"] = -(draws * da.log(da.maximum(draws, tiny))).sum(axis=(0, 2))
+    if tol > 0:
+        row_ok = da.fabs(draws.sum(axis=-1) - 1.0) <= tol
+        # First draw index holding a bad row (S if none): a small lazy reduction.
+        bad_draw = (~row_ok | (draws.min(axis=-1) < 0)).any(axis=-1)
+        lazy["_first_invalid"] = da.where(bad_draw, da.arange(S), S).min()
+    names = list(lazy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = dict(zip(names, dask.compute(*[lazy[n] for n in names]), strict=True))
+    first = values.pop("_first_invalid", S)
+    return DrawSums(n_draws=S, first_invalid=None if first >= S else int(first), **values)

@@ -1,0 +1,204 @@
+"""Plots: reliability diagrams, recalibration before/after, model comparison, ELBO trace.
+
+Computation lives in :mod:`bayescore.calibration` and :mod:`bayescore.compare`; these
+functions only draw what those return. matplotlib is imported inside each function, and each
+returns the Axes it drew on (pass ``ax=`` to draw into your own figure).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["comparison_chart", "elbo_trace", "recalibration_plot", "reliability_diagram"]
+
+
+def _axes(ax: Any, figsize: tuple[float, float] = (5.0, 5.0)) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _draw_reliability(ax, table, label: str, color: str, intervals: bool) -> None:
+    filled = table["count"].values > 0
+    conf = table["confidence"].values[filled]
+    acc = table["accuracy"].values[filled]
+    if intervals:
+        low = acc - table["accuracy_low"].values[filled]
+        high = table["accuracy_high"].values[filled] - acc
+        ax.errorbar(conf, acc, yerr=[low, high], fmt="o-", color=color, capsize=3, label=label)
+    else:
+        ax.plot(conf, acc, "o-", color=color, label=label)
+
+
+def reliability_diagram(
+    y: Any,
+    probs: Any,
+    n_bins: int = 15,
+    strategy: str = "uniform",
+    *,
+    labels: Any = None,
+    ax: Any = None,
+    intervals: bool = True,
+    histogram: bool = True,
+    label: str = "model",
+) -> Any:
+    """Top-label reliability diagram with Wilson intervals and a confidence histogram.
+
+    Points above the diagonal (accuracy > confidence) are **under-confident**, points below
+    are over-confident; both regions are labelled. The legend shows the ECE.
+
+    Parameters
+    ----------
+    y, probs, n_bins, strategy, labels
+        As in :func:`bayescore.reliability_table`.
+    ax : matplotlib Axes, optional
+    intervals : bool, default True
+        Draw 95 % Wilson intervals for each bin's accuracy.
+    histogram : bool, default True
+        Show the share of observations per confidence bin along the bottom.
+    label : str
+        Legend label of the model.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from bayescore.calibration import reliability_table
+
+    table = reliability_table(y, probs, n_bins=n_bins, strategy=strategy, labels=labels)
+    ax = _axes(ax)
+    _frame(ax)
+    _draw_reliability(ax, table, f"{label} (ECE {table.attrs['ece']:.3f})", "C0", intervals)
+    if histogram:
+        share = table["count"].values / table["count"].values.sum()
+        ax.bar(
+            table["lower"].values,
+            share * 0.25,
+            width=table["upper"] - table["lower"],
+            align="edge",
+            color="0.6",
+            alpha=0.5,
+            label="share of rows (x4)",
+        )
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def _frame(ax) -> None:
+    ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (mean predicted probability of the top class)")
+    ax.set_ylabel("accuracy")
+    # Accuracy above confidence means the model could have been more confident.
+    ax.text(0.05, 0.92, "under-confident", color="C2", fontsize=9, transform=ax.transAxes)
+    ax.text(0.60, 0.06, "over-confident", color="C3", fontsize=9, transform=ax.transAxes)
+    ax.fill_between([0, 1], [0, 1], [1, 1], color="C2", alpha=0.05)
+    ax.fill_between([0, 1], [0, 0], [0, 1], color="C3", alpha=0.05)
+
+
+def recalibration_plot(
+    y: Any,
+    probs_before: Any,
+    probs_after: Any,
+    n_bins: int = 15,
+    *,
+    labels: Any = None,
+    ax: Any = None,
+) -> Any:
+    """Reliability curves before and after recalibration on the same axes.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from bayescore.calibration import reliability_table
+
+    ax = _axes(ax)
+    _frame(ax)
+    for probs, name, color in ((probs_before, "before", "C3"), (probs_after, "after", "C0")):
+        table = reliability_table(y, probs, n_bins=n_bins, labels=labels)
+        _draw_reliability(ax, table, f"{name} (ECE {table.attrs['ece']:.3f})", color, True)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def comparison_chart(table: Any, ax: Any = None) -> Any:
+    """Held-out NLL per model with ±1 SE, and the paired difference to the best.
+
+    Parameters
+    ----------
+    table : Dataset
+        From :func:`bayescore.compare` (variables ``nll``, ``se``, ``d_nll``, ``d_se``
+        over dim ``model``).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax, figsize=(6.0, 0.6 * table.sizes["model"] + 1.5))
+    names = [str(m) for m in table["model"].values]
+    pos = np.arange(len(names))[::-1]
+    ax.errorbar(
+        table["nll"].values,
+        pos,
+        xerr=table["se"].values,
+        fmt="o",
+        color="C0",
+        capsize=3,
+        label="NLL ± SE",
+    )
+    best = float(table["nll"].values[0])
+    ax.errorbar(
+        best + table["d_nll"].values[1:],
+        pos[1:] - 0.2,
+        xerr=table["d_se"].values[1:],
+        fmt="^",
+        color="C1",
+        capsize=3,
+        label="best + difference ± paired SE",
+    )
+    ax.axvline(best, color="0.5", ls="--", lw=1)
+    ax.set_yticks(pos, names)
+    ax.set_xlabel(f"held-out NLL ({table.attrs.get('units', 'nats')} per observation)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def elbo_trace(idata: Any, ax: Any = None, window: int = 100) -> Any:
+    """ELBO history of an ADVI fit, with a running mean and the final estimate.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if "variational" not in idata.groups():
+        raise ValueError(
+            "elbo_trace needs an ADVI fit (an InferenceData with a 'variational' "
+            "group from bayescore.fit(..., method='advi'))."
+        )
+    vi = idata.variational
+    history = vi["elbo_history"].values
+    ax = _axes(ax, figsize=(6.0, 3.5))
+    ax.plot(history, color="0.7", lw=0.5, label="ELBO per step")
+    if history.size >= window:
+        running = np.convolve(history, np.ones(window) / window, mode="valid")
+        ax.plot(
+            np.arange(window - 1, history.size),
+            running,
+            color="C0",
+            label=f"running mean ({window})",
+        )
+    ax.axhline(float(vi["elbo"]), color="C3", ls="--", lw=1, label="final ELBO")
+    lo = np.quantile(history, 0.05)
+    ax.set_ylim(lo, max(history.max(), float(vi["elbo"])) + 0.05 * abs(lo))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("ELBO (nats)")
+    ax.legend(fontsize=8)
+    return ax
