@@ -65,7 +65,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "CalibratedBayesianClassifier",
     ),
     "diagnostics": ("diagnose", "Diagnosis", "ConvergenceWarning"),
-    "compare": ("compare", "cross_validate", "loo", "loo_compare"),
+    "plots": ("reliability_diagram", "recalibration_plot", "comparison_chart", "elbo_trace"),
+    "compare": ("compare", "cross_validate", "loo", "waic", "loo_compare", "ParetoKWarning"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 

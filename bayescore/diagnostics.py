@@ -1,0 +1,242 @@
+"""Did the fit work? Convergence checks with a verdict and advice.
+
+NUTS fits are judged by current ArviZ/Stan guidance (Vehtari et al., 2021): rank-normalised
+split R-hat < 1.01, bulk and tail ESS > 100 per chain, no divergences, E-BFMI > 0.3 in every
+chain, and few transitions hitting the maximum tree depth. ADVI fits are judged by whether
+the ELBO had stopped changing (relative change of the windowed mean below the tolerance).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["ConvergenceWarning", "Diagnosis", "diagnose", "warn_if_failed"]
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit finished but failed a convergence check; its numbers may be unreliable."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The verdict of :func:`diagnose`.
+
+    Attributes
+    ----------
+    ok : bool
+        True when every check passed.
+    table : Dataset
+        Over dim ``check``: ``value``, ``threshold``, ``passed`` and ``rule`` (how the value
+        is compared with the threshold).
+    messages : list of str
+        One line per failed check: what failed and what to try.
+    method : str
+        ``nuts``, ``advi`` or ``fullrank_advi``.
+    """
+
+    ok: bool
+    table: xr.Dataset
+    messages: list[str] = field(default_factory=list)
+    method: str = "nuts"
+
+    def __getitem__(self, check: str) -> float:
+        """Value of one check, e.g. ``d["r_hat_max"]``."""
+        return float(self.table["value"].sel(check=check))
+
+    def __str__(self) -> str:
+        lines = [f"{'check':22} {'value':>12} {'rule':>10}  passed"]
+        for name in self.table["check"].values:
+            row = self.table.sel(check=name)
+            lines.append(
+                f"{name:22} {float(row['value']):12.4g} {str(row['rule'].values):>4} "
+                f"{float(row['threshold']):<6.4g} {'yes' if bool(row['passed']) else 'NO'}"
+            )
+        lines += [f"- {m}" for m in self.messages]
+        return "\n".join(lines)
+
+
+_ADVICE = {
+    "r_hat_max": "chains disagree: run longer (more tune and draws) or reparameterise",
+    "ess_bulk_min": "too few effective draws: run more draws or chains",
+    "ess_tail_min": "tails poorly explored: run more draws; check the intervals you report",
+    "divergences": "divergent transitions: raise target_accept (e.g. 0.95) or reparameterise "
+    "(stronger priors, zero-sum coding)",
+    "bfmi_min": "low E-BFMI: the sampler struggles with the energy distribution; "
+    "reparameterise or use more tuning steps",
+    "treedepth_share": "many trajectories hit the maximum tree depth: raise max_treedepth or "
+    "reparameterise (rescale features)",
+    "elbo_converged": "ADVI stopped before the ELBO flattened: raise max_iter, lower "
+    "learning_rate, or use method='nuts' for exact inference",
+    "elbo_relative_change": "the ELBO was still changing: run longer, lower learning_rate, or "
+    "use method='nuts'",
+}
+
+
+def _idata(obj: Any) -> Any:
+    idata = getattr(obj, "idata_", obj)
+    if not hasattr(idata, "groups") or "posterior" not in idata.groups():
+        raise TypeError(
+            "diagnose() takes an InferenceData with a posterior group or a fitted bayescore "
+            f"estimator; got {type(obj).__name__}."
+        )
+    return idata
+
+
+def _free_posterior(idata: Any) -> xr.Dataset:
+    post = idata.posterior
+    names = json.loads(post.attrs.get("bayescore_free_vars", "null")) or list(post.data_vars)
+    return post[[n for n in names if n in post]]
+
+
+def _nuts_checks(
+    idata: Any, rhat_max: float, ess_per_chain: float, bfmi_min: float, treedepth_max_share: float
+) -> list[tuple[str, float, str, float]]:
+    import arviz as az
+
+    post = _free_posterior(idata)
+    n_chains = post.sizes["chain"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 1 chain / constant draws -> NaN
+        rhat = az.rhat(post).to_array().values
+        bulk = az.ess(post, method="bulk").to_array().values
+        tail = az.ess(post, method="tail").to_array().values
+    rows = [
+        ("r_hat_max", float(np.nanmax(rhat)) if n_chains > 1 else np.nan, "<", rhat_max),
+        ("ess_bulk_min", float(np.nanmin(bulk)), ">", ess_per_chain * n_chains),
+        ("ess_tail_min", float(np.nanmin(tail)), ">", ess_per_chain * n_chains),
+    ]
+    seconds = post.attrs.get("sampling_time")
+    if seconds:
+        rows.append(("ess_bulk_per_second", float(np.nanmin(bulk)) / float(seconds), "info", 0))
+    stats = idata.sample_stats if "sample_stats" in idata.groups() else None
+    if stats is not None and "diverging" in stats:
+        n_div = int(stats["diverging"].sum())
+        rows.append(("divergences", float(n_div), "<=", 0.0))
+        rows.append(("divergence_share", n_div / stats["diverging"].size, "info", 0.0))
+    if stats is not None and "energy" in stats:
+        rows.append(("bfmi_min", float(np.min(az.bfmi(idata))), ">", bfmi_min))
+    depth = next(
+        (
+            v
+            for v in ("reached_max_treedepth", "maxdepth_reached")
+            if stats is not None and v in stats
+        ),
+        None,
+    )
+    if depth is not None:
+        rows.append(("treedepth_share", float(stats[depth].mean()), "<=", treedepth_max_share))
+    return rows
+
+
+def _vi_checks(idata: Any, elbo_tol: float) -> list[tuple[str, float, str, float]]:
+    vi = idata.variational
+    tol = float(vi.attrs.get("tol", elbo_tol))
+    rows = [
+        ("elbo_converged", float(vi.attrs.get("converged", 0)), ">=", 1.0),
+        ("elbo_relative_change", float(vi.attrs.get("relative_change", np.nan)), "info", tol),
+        ("elbo", float(vi["elbo"]), "info", 0.0),
+        ("expected_log_likelihood", float(vi["expected_log_likelihood"]), "info", 0.0),
+        ("kl", float(vi["kl"]), "info", 0.0),
+    ]
+    return rows
+
+
+_COMPARE = {
+    "<": np.less,
+    ">": np.greater,
+    "<=": np.less_equal,
+    ">=": np.greater_equal,
+}
+
+
+def diagnose(
+    idata_or_estimator: Any,
+    *,
+    rhat_max: float = 1.01,
+    ess_per_chain: float = 100.0,
+    bfmi_min: float = 0.3,
+    treedepth_max_share: float = 0.05,
+    elbo_tol: float = 1e-4,
+) -> Diagnosis:
+    """Check a fit's convergence and return a verdict with advice.
+
+    Parameters
+    ----------
+    idata_or_estimator : InferenceData or fitted bayescore estimator
+    rhat_max : float, default 1.01
+        Largest acceptable rank-normalised split R-hat.
+    ess_per_chain : float, default 100
+        Smallest acceptable bulk and tail ESS, per chain.
+    bfmi_min : float, default 0.3
+        Smallest acceptable E-BFMI of any chain.
+    treedepth_max_share : float, default 0.05
+        Largest acceptable share of transitions at the maximum tree depth.
+    elbo_tol : float, default 1e-4
+        ADVI: tolerance on the relative change of the windowed mean ELBO (used when the
+        fit did not record its own).
+
+    Returns
+    -------
+    Diagnosis
+        ``ok``, ``table`` (Dataset over ``check``) and ``messages``. Only the free
+        parameters are judged (the reference class's fixed zeros have no R-hat).
+
+    Examples
+    --------
+    >>> import numpy as np, bayescore as bs
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 2)); y = (X[:, 0] + rng.normal(size=100) > 0).astype(int)
+    >>> d = bs.diagnose(bs.fit(bs.build_model(X, y), draws=300, tune=300, random_seed=0))
+    >>> d.ok, d["divergences"]
+    (True, 0.0)
+    """
+    idata = _idata(idata_or_estimator)
+    method = idata.posterior.attrs.get("bayescore_method")
+    if method is None:
+        method = "advi" if "variational" in idata.groups() else "nuts"
+    if "variational" in idata.groups():
+        rows = _vi_checks(idata, elbo_tol)
+    else:
+        rows = _nuts_checks(idata, rhat_max, ess_per_chain, bfmi_min, treedepth_max_share)
+    names, values, rules, thresholds, passed, messages = [], [], [], [], [], []
+    for name, value, rule, threshold in rows:
+        ok = True if rule == "info" or np.isnan(value) else bool(_COMPARE[rule](value, threshold))
+        names.append(name)
+        values.append(value)
+        rules.append(rule)
+        thresholds.append(threshold)
+        passed.append(ok)
+        if not ok:
+            messages.append(
+                f"{name} = {value:.4g} fails '{rule} {threshold:.4g}': {_ADVICE[name]}."
+            )
+    table = xr.Dataset(
+        {
+            "value": (("check",), np.asarray(values, dtype=float)),
+            "threshold": (("check",), np.asarray(thresholds, dtype=float)),
+            "rule": (("check",), np.asarray(rules, dtype=object)),
+            "passed": (("check",), np.asarray(passed, dtype=bool)),
+        },
+        coords={"check": names},
+        attrs={"method": method},
+    )
+    return Diagnosis(ok=all(passed), table=table, messages=messages, method=method)
+
+
+def warn_if_failed(idata: Any, stacklevel: int = 3) -> Diagnosis:
+    """Run :func:`diagnose` and emit one :class:`ConvergenceWarning` if a check failed."""
+    diagnosis = diagnose(idata)
+    if not diagnosis.ok:
+        warnings.warn(
+            "The fit failed convergence checks; its scores may be unreliable:\n  "
+            + "\n  ".join(diagnosis.messages),
+            ConvergenceWarning,
+            stacklevel=stacklevel,
+        )
+    return diagnosis
