@@ -83,9 +83,9 @@ def reliability_diagram(
             align="edge",
             color="0.6",
             alpha=0.5,
-            label="share of rows (x4)",
+            label="share of rows (bar height / 4)",
         )
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=8)
     return ax
 
 
@@ -96,8 +96,25 @@ def _frame(ax) -> None:
     ax.set_xlabel("confidence (mean predicted probability of the top class)")
     ax.set_ylabel("accuracy")
     # Accuracy above confidence means the model could have been more confident.
-    ax.text(0.05, 0.92, "under-confident", color="C2", fontsize=9, transform=ax.transAxes)
-    ax.text(0.60, 0.06, "over-confident", color="C3", fontsize=9, transform=ax.transAxes)
+    ax.text(
+        0.03,
+        0.95,
+        "under-confident (accuracy > confidence)",
+        color="C2",
+        fontsize=9,
+        transform=ax.transAxes,
+        va="top",
+    )
+    ax.text(
+        0.97,
+        0.30,
+        "over-confident\n(accuracy < confidence)",
+        color="C3",
+        fontsize=9,
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+    )
     ax.fill_between([0, 1], [0, 1], [1, 1], color="C2", alpha=0.05)
     ax.fill_between([0, 1], [0, 0], [0, 1], color="C3", alpha=0.05)
 
@@ -124,7 +141,7 @@ def recalibration_plot(
     for probs, name, color in ((probs_before, "before", "C3"), (probs_after, "after", "C0")):
         table = reliability_table(y, probs, n_bins=n_bins, labels=labels)
         _draw_reliability(ax, table, f"{name} (ECE {table.attrs['ece']:.3f})", color, True)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=8)
     return ax
 
 

@@ -42,10 +42,9 @@ def held_out_row(name, label, model, X_test, y_test, seconds, diagnosis=None):
         "seconds": seconds,
     }
     if diagnosis is not None:
-        table = diagnosis.table
-        row["max R-hat"] = float(table["r_hat_max"])
-        row["min ESS"] = float(table["ess_bulk_min"])
-        row["divergences"] = int(table["divergences"])
+        row["max R-hat"] = diagnosis["r_hat_max"]
+        row["min ESS"] = diagnosis["ess_bulk_min"]
+        row["divergences"] = int(diagnosis["divergences"])
         row["ok"] = "yes" if diagnosis.ok else "no"
     return row
 
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=Path("out"))
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=130)
     rows = []
     args.out.mkdir(parents=True, exist_ok=True)
     for name, cls, label in JOBS:
