@@ -21,7 +21,8 @@ CHUNK_ELEMENTS = 1 << 19
 
 def true_class(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``probs[..., n, y_n]`` for every leading index; shape ``probs.shape[:-1]``."""
-    return np.take_along_axis(probs, y[:, None], axis=-1)[..., 0]
+    index = np.broadcast_to(y[:, None], probs.shape[:-1] + (1,))
+    return np.take_along_axis(probs, index, axis=-1)[..., 0]
 
 
 def nll_pointwise(probs: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
@@ -34,8 +35,12 @@ def nll_pointwise(probs: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
 
 
 def nll_from_logits_pointwise(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``logsumexp(z_n) - z_n[y_n]``: exact and finite for logits of any size."""
-    return logsumexp(logits, axis=-1) - true_class(logits, y)
+    """``logsumexp(z_n) - z_n[y_n]``, as ``logsumexp(z_n - z_n[y_n])``.
+
+    Subtracting the true-class logit first keeps the result exact for logits of any size:
+    ``logsumexp(z) - z_y`` would round ``1e4 + log 2`` to 1e-12 before the subtraction.
+    """
+    return logsumexp(logits - true_class(logits, y)[..., None], axis=-1)
 
 
 def brier_pointwise(probs: np.ndarray, y: np.ndarray) -> np.ndarray:

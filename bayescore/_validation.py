@@ -141,7 +141,7 @@ def check_probs(
             i = int(np.flatnonzero((arr < 0) | (arr > 1))[0])
             raise ValueError(
                 f"{name} holds binary positive-class probabilities and must lie in [0, 1]; "
-                f"row {i} is {arr[i]!r}. {hint}"
+                f"row {i} is {float(arr[i])!r}. {hint}"
             )
         return np.stack([1.0 - arr, arr], axis=-1)
     arr = np.moveaxis(arr, class_axis, -1) if class_axis != -1 else arr
@@ -149,7 +149,7 @@ def check_probs(
         idx = np.unravel_index(int(np.flatnonzero(arr < 0)[0]), arr.shape)
         raise ValueError(
             f"{name} must be non-negative; {_where(idx[:-1])}, class {idx[-1]} is "
-            f"{arr[idx]!r}. {hint}"
+            f"{float(arr[idx])!r}. {hint}"
         )
     sums = arr.sum(axis=-1)
     bad = np.abs(sums - 1.0) > atol
