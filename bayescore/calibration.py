@@ -23,6 +23,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from bayescore._dims import BIN, CLASS, OBS
+from bayescore._scoring_kernels import true_class
 from bayescore._validation import (
     SUM_TOL,
     check_choice,
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 STRATEGIES = ("uniform", "quantile")
+_EPS = float(np.finfo(float).eps)
+#: Probabilities of exactly 0 or 1 map to this logit: beyond it float64 cannot tell p from 1.
+_MAX_LOGIT = float(-np.log(_EPS))
 
 # ------------------------------------------------------------------ kernels
 
@@ -768,8 +772,7 @@ class TemperatureScaling(BaseEstimator):
         z = np.where(np.isneginf(z), -1e300, z)  # log(0): finite but decisive
 
         def nll(log_t: float) -> float:
-            logp = log_softmax(z / np.exp(log_t), axis=-1)
-            ll = np.take_along_axis(logp, y_idx[:, None], axis=-1)[..., 0]
+            ll = true_class(log_softmax(z / np.exp(log_t), axis=-1), y_idx)
             if ll.ndim > 1:  # draws: posterior predictive log-likelihood
                 lead = tuple(range(ll.ndim - 1))
                 ll = logsumexp(ll, axis=lead) - np.log(np.prod(ll.shape[:-1]))
@@ -832,12 +835,11 @@ class PlattScaling(BaseEstimator):
                     "TemperatureScaling or IsotonicCalibration."
                 )
             z, _ = _as_log_probs(arr, self.input)
-            return np.clip(z[:, 1] - z[:, 0], -1e300, 1e300)
+            return np.clip(z[:, 1] - z[:, 0], -_MAX_LOGIT, _MAX_LOGIT)
         if self.input == "logits" or (self.input == "auto" and (arr.min() < 0 or arr.max() > 1)):
             return arr
         p = check_probs(arr, "probs")[:, 1]
-        with np.errstate(divide="ignore"):
-            return np.clip(np.log(p) - np.log1p(-p), -1e300, 1e300)
+        return np.clip(np.log(p + _EPS) - np.log1p(-p + _EPS), -_MAX_LOGIT, _MAX_LOGIT)
 
     def fit(self, scores_or_probs: Any, y: Any) -> PlattScaling:
         """Fit ``a`` and ``b`` by minimising the (Platt-target) cross-entropy."""
