@@ -74,8 +74,7 @@ def test_temperature_equals_direct_nll_minimisation():
     def nll(t):
         return -np.mean(log_softmax(logits / t, axis=1)[np.arange(400), y])
 
-    direct = minimize_scalar(nll, bounds=(0.05, 20), method="bounded",
-                             options={"xatol": 1e-12}).x
+    direct = minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-12}).x
     ts = bs.TemperatureScaling().fit(logits, y)
     assert ts.temperature_ == pytest.approx(direct, abs=1e-4)
     # Probabilities give the same temperature as their logits.
@@ -114,10 +113,12 @@ def test_isotonic_equals_sklearn_and_multiclass_renormalises():
 @pytest.fixture(scope="module")
 def digits_overconfident():
     X, y = load_digits(return_X_y=True)
-    X_tr, X_rest, y_tr, y_rest = train_test_split(X / 16, y, test_size=0.5, random_state=0,
-                                                  stratify=y)
-    X_cal, X_te, y_cal, y_te = train_test_split(X_rest, y_rest, test_size=0.5,
-                                                random_state=0, stratify=y_rest)
+    X_tr, X_rest, y_tr, y_rest = train_test_split(
+        X / 16, y, test_size=0.5, random_state=0, stratify=y
+    )
+    X_cal, X_te, y_cal, y_te = train_test_split(
+        X_rest, y_rest, test_size=0.5, random_state=0, stratify=y_rest
+    )
     clf = LogisticRegression(C=1e4, max_iter=5000).fit(X_tr, y_tr)  # ~unregularised
     return clf.decision_function(X_cal), y_cal, clf.decision_function(X_te), y_te
 
@@ -128,19 +129,17 @@ def test_temperature_fixes_overconfident_digits(digits_overconfident):
     before, after = softmax(z_te, 1), ts.transform(z_te)
     assert ts.temperature_ > 1.5
     assert bs.log_loss(y_te, after) < 0.8 * bs.log_loss(y_te, before)
-    assert bs.expected_calibration_error(y_te, after) < bs.expected_calibration_error(
-        y_te, before
-    )
+    assert bs.expected_calibration_error(y_te, after) < bs.expected_calibration_error(y_te, before)
 
 
 def test_temperature_near_one_for_well_specified_bayesian_logistic():
     from conftest import simulate_logistic
 
     X, y, _, _ = simulate_logistic(2000, seed=5)
-    clf = bs.BayesianLogisticClassifier(draws=200, tune=200, random_seed=1,
-                                        fit_kwargs={"warn": False}).fit(X[:1000], y[:1000])
-    ts = bs.TemperatureScaling(apply_to="draws").fit(clf.predict_proba_draws(X[1000:]),
-                                                     y[1000:])
+    clf = bs.BayesianLogisticClassifier(
+        draws=200, tune=200, random_seed=1, fit_kwargs={"warn": False}
+    ).fit(X[:1000], y[:1000])
+    ts = bs.TemperatureScaling(apply_to="draws").fit(clf.predict_proba_draws(X[1000:]), y[1000:])
     assert 0.85 < ts.temperature_ < 1.15
 
 
@@ -225,15 +224,17 @@ def test_calibration_drift_verdicts():
 
 def test_calibrated_classifier_wrapper_matches_manual_split():
     ds = bs.load_dataset("breast_cancer")
-    wrapper = bs.CalibratedBayesianClassifier(LogisticRegression(max_iter=5000),
-                                              method="platt").fit(ds.X, ds.y)
-    X_fit, X_cal, y_fit, y_cal = train_test_split(ds.X, ds.y, test_size=0.25,
-                                                  stratify=ds.y, random_state=0)
+    wrapper = bs.CalibratedBayesianClassifier(
+        LogisticRegression(max_iter=5000), method="platt"
+    ).fit(ds.X, ds.y)
+    X_fit, X_cal, y_fit, y_cal = train_test_split(
+        ds.X, ds.y, test_size=0.25, stratify=ds.y, random_state=0
+    )
     base = LogisticRegression(max_iter=5000).fit(X_fit, y_fit)
-    platt = bs.PlattScaling().fit(base.predict_proba(X_cal), np.searchsorted(base.classes_,
-                                                                             y_cal))
-    np.testing.assert_allclose(wrapper.predict_proba(ds.X),
-                               platt.transform(base.predict_proba(ds.X)))
+    platt = bs.PlattScaling().fit(base.predict_proba(X_cal), np.searchsorted(base.classes_, y_cal))
+    np.testing.assert_allclose(
+        wrapper.predict_proba(ds.X), platt.transform(base.predict_proba(ds.X))
+    )
 
 
 @pytest.mark.parametrize(
@@ -244,8 +245,10 @@ def test_calibrated_classifier_wrapper_matches_manual_split():
         (lambda: bs.reliability_table([0, 1], [[0.5, 0.6], [0.5, 0.5]]), "row 0 sums to 1.1"),
         (lambda: bs.PlattScaling().fit([[0.2, 0.3, 0.5]], [0]), "PlattScaling is binary"),
         (lambda: bs.TemperatureScaling(input="odds").fit([[0.5, 0.5]], [0]), "'input'"),
-        (lambda: bs.calibration_drift([0], [[0.5, 0.5]], [0], [[0.2, 0.3, 0.5]]),
-         "p_ref has 2 classes but p_new has 3"),
+        (
+            lambda: bs.calibration_drift([0], [[0.5, 0.5]], [0], [[0.2, 0.3, 0.5]]),
+            "p_ref has 2 classes but p_new has 3",
+        ),
     ],
 )
 def test_calibration_errors(call, match):

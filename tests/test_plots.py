@@ -44,17 +44,26 @@ def test_recalibration_comparison_and_elbo_plots(tmp_path):
     labels = ax.get_legend_handles_labels()[1]
     assert any(lab.startswith("before") for lab in labels)
     assert any(lab.startswith("after") for lab in labels)
-    table = bs.compare({"tempered": ts.transform(z), "raw": np.exp(z) / np.exp(z).sum(1)[:, None]},
-                       y)
+    table = bs.compare(
+        {"tempered": ts.transform(z), "raw": np.exp(z) / np.exp(z).sum(1)[:, None]}, y
+    )
     ax = bs.comparison_chart(table)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["tempered", "raw"]
     X = rng.normal(size=(80, 2))
-    idata = bs.fit(bs.build_model(X, (X[:, 0] > 0).astype(int)), "advi", draws=50,
-                   random_seed=0, warn=False)
+    idata = bs.fit(
+        bs.build_model(X, (X[:, 0] > 0).astype(int)), "advi", draws=50, random_seed=0, warn=False
+    )
     ax = bs.elbo_trace(idata)
     assert ax.lines[0].get_ydata().size == idata.variational.attrs["n_iterations"]
     ax.figure.savefig(tmp_path / "elbo.png")
     plt.close("all")
     with pytest.raises(ValueError, match="needs an ADVI fit"):
-        bs.elbo_trace(bs.fit(bs.build_model(X, (X[:, 0] > 0).astype(int)), draws=20, tune=20,
-                             chains=1, warn=False))
+        bs.elbo_trace(
+            bs.fit(
+                bs.build_model(X, (X[:, 0] > 0).astype(int)),
+                draws=20,
+                tune=20,
+                chains=1,
+                warn=False,
+            )
+        )
