@@ -229,14 +229,29 @@ def diagnose(
     return Diagnosis(ok=all(passed), table=table, messages=messages, method=method)
 
 
-def warn_if_failed(idata: Any, stacklevel: int = 3) -> Diagnosis:
-    """Run :func:`diagnose` and emit one :class:`ConvergenceWarning` if a check failed."""
+def _user_stacklevel() -> int:
+    """Stack level of the first frame outside bayescore, so warnings point at user code."""
+    import inspect
+
+    level, frame = 1, inspect.currentframe()
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("bayescore"):
+        frame = frame.f_back
+        level += 1
+    return level - 1
+
+
+def warn_if_failed(idata: Any) -> Diagnosis:
+    """Run :func:`diagnose` and emit one :class:`ConvergenceWarning` if a check failed.
+
+    The warning is attributed to the caller's code (the first frame outside bayescore),
+    whether the fit came from :func:`bayescore.fit` or an estimator's ``fit``.
+    """
     diagnosis = diagnose(idata)
     if not diagnosis.ok:
         warnings.warn(
             "The fit failed convergence checks; its scores may be unreliable:\n  "
             + "\n  ".join(diagnosis.messages),
             ConvergenceWarning,
-            stacklevel=stacklevel,
+            stacklevel=_user_stacklevel(),
         )
     return diagnosis
