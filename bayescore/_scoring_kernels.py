@@ -118,9 +118,10 @@ def _chunk_sums(
     rows = chunk.reshape(-1, k)
     ones = np.ones(k)
     out = DrawSums(n_draws=s)
+    smallest = chunk.min() if tol > 0 or "entropy" in want else None
     if tol > 0:
         sums = rows @ ones
-        if not (np.abs(sums - 1.0) <= tol).all() or chunk.min() < 0:
+        if not (np.abs(sums - 1.0) <= tol).all() or smallest < 0:
             out.first_invalid = start
     if flat_idx is not None and ("p_true" in want or "log_p_true" in want):
         # Gather the true-class entries through a flat index: no (s, N, K) temporary.
@@ -134,8 +135,11 @@ def _chunk_sums(
         out.probs = chunk.sum(axis=0)
     if "entropy" in want:
         buf = scratch[:s].reshape(-1, k)
-        np.maximum(rows, np.finfo(chunk.dtype).tiny, out=buf)  # 0 log 0 = 0
-        np.log(buf, out=buf)
+        if smallest > 0:
+            np.log(rows, out=buf)
+        else:
+            np.maximum(rows, np.finfo(chunk.dtype).tiny, out=buf)  # 0 log 0 = 0
+            np.log(buf, out=buf)
         np.multiply(buf, rows, out=buf)
         out.entropy = -(buf @ ones).reshape(s, n).sum(axis=0)
     return out
