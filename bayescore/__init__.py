@@ -17,6 +17,8 @@ Examples
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -71,6 +73,23 @@ _LAZY: dict[str, tuple[str, ...]] = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = sorted(_WHERE) + ["__version__"]
+
+
+class _Package(types.ModuleType):
+    """The package module, kept from having public functions shadowed by submodules.
+
+    Importing ``bayescore.compare`` makes Python set the package attribute ``compare`` to
+    the submodule, which would hide the public function :func:`bayescore.compare.compare`.
+    Submodules stay reachable through ``sys.modules`` and ``from bayescore.compare import``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _WHERE.get(name) is not None:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
