@@ -132,3 +132,11 @@ def test_loo_compare_ranks_the_true_model_first(fitted_logistic):
     weak = bs.fit(bs.build_model(X[:, :1], y), draws=300, tune=300, random_seed=4, warn=False)
     table = bs.loo_compare({"full": idata, "one feature": weak})
     assert table.index[0] == "full"
+
+
+def test_cross_validate_in_parallel_equals_serial():
+    ds = bs.load_dataset("wine")
+    ests = {"lr": LogisticRegression(max_iter=5000), "prior": DummyClassifier()}
+    serial = bs.cross_validate(ests, ds.X, ds.y, cv=3)
+    parallel = bs.cross_validate(ests, ds.X, ds.y, cv=3, n_jobs=2, progress=True)
+    np.testing.assert_allclose(parallel["nll_pointwise"], serial["nll_pointwise"], rtol=1e-12)
