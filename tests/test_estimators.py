@@ -10,14 +10,28 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from bayescore import BayesianLogisticClassifier, BayesianSoftmaxClassifier
 
 SMALL = {"draws": 100, "tune": 100, "chains": 1, "fit_kwargs": {"warn": False}}
 
 
-@parametrize_with_checks([BayesianLogisticClassifier(**SMALL), BayesianSoftmaxClassifier(**SMALL)])
+def _sklearn_checks():
+    """scikit-learn's estimator checks, minus the array-API one.
+
+    ``check_array_api_input`` only runs with SCIPY_ARRAY_API=1 and array-api-strict, and
+    tests a capability these estimators do not claim (their ``array_api_support`` tag is
+    False): left in, it would be reported as skipped, not passed.
+    """
+    for est in (BayesianLogisticClassifier(**SMALL), BayesianSoftmaxClassifier(**SMALL)):
+        for estimator, check in estimator_checks_generator(est):
+            name = getattr(check, "func", check).__name__
+            if name != "check_array_api_input":
+                yield pytest.param(estimator, check, id=f"{type(est).__name__}-{name}")
+
+
+@pytest.mark.parametrize("estimator, check", _sklearn_checks())
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
