@@ -278,15 +278,15 @@ def _with_log_likelihood(obj: Any) -> Any:
     """InferenceData with a ``log_likelihood`` group computed by bayescore's own code."""
     from bayescore.predictive import log_likelihood_draws
 
+    import arviz as az
+
     idata = getattr(obj, "idata_", obj)
     ll = log_likelihood_draws(idata)
-    out = idata.copy()
-    if "log_likelihood" in out.groups():
-        del out.log_likelihood
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        out.add_groups({"log_likelihood": xr.Dataset({"y": ll.drop_vars(OBS)})})
-    return out
+    # A new container sharing the posterior: no deep copy of the fit's groups.
+    return az.InferenceData(
+        posterior=idata.posterior,
+        log_likelihood=xr.Dataset({"y": ll.drop_vars(OBS)}),
+    )
 
 
 def _surface_pareto(elpd: Any) -> Any:

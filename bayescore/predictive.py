@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import expit, log_expit, softmax
 
 from bayescore._dims import CHAIN, CLASS, DRAW, FEATURE, OBS
 from bayescore._validation import check_int, encode_labels
@@ -255,5 +255,11 @@ def log_likelihood_draws(
             sign = np.where(y_idx == 1, 1.0, -1.0)
             out[sl] = log_expit(sign * logits[..., 1])
         else:
-            out[sl] = log_softmax(logits, axis=-1)[:, rows, y_idx]
+            # log p(y) = -log sum_k exp(z_k - z_y): stable after subtracting the row max of
+            # z - z_y (>= 0), and cheaper than a full log_softmax followed by a gather.
+            diff = logits - logits[:, rows, y_idx][..., None]
+            top = diff.max(axis=-1)
+            np.subtract(diff, top[..., None], out=diff)
+            np.exp(diff, out=diff)
+            out[sl] = -(top + np.log(diff.sum(axis=-1)))
     return post.wrap(out, X, with_class=False, name="log_likelihood")
