@@ -276,9 +276,9 @@ def _progress(results, total: int, show: bool):
 
 def _with_log_likelihood(obj: Any) -> Any:
     """InferenceData with a ``log_likelihood`` group computed by bayescore's own code."""
-    from bayescore.predictive import log_likelihood_draws
-
     import arviz as az
+
+    from bayescore.predictive import log_likelihood_draws
 
     idata = getattr(obj, "idata_", obj)
     ll = log_likelihood_draws(idata)
