@@ -99,51 +99,71 @@ class DrawSums:
 class _Accumulator:
     """Per-thread running sums, updated in place so no chunk allocates (N, K) arrays."""
 
-    def __init__(self, n: int, k: int, step: int, want: frozenset[str], has_y: bool) -> None:
-        self.want = want
+    def __init__(
+        self, n: int, k: int, step: int, want: frozenset[str], y: np.ndarray | None, kernel
+    ) -> None:
         self.sums = DrawSums(n_draws=0)
-        if has_y and "p_true" in want:
+        if y is not None and "p_true" in want:
             self.sums.p_true = np.zeros(n)
-        if has_y and "log_p_true" in want:
+        if y is not None and "log_p_true" in want:
             self.sums.log_p_true = np.zeros(n)
         if "probs" in want:
             self.sums.probs = np.zeros((n, k))
         if "entropy" in want:
             self.sums.entropy = np.zeros(n)
             self.scratch = np.empty(step * n * k)
+        self.y = y
+        self.flat_idx = None if y is None else np.arange(n) * k + y
+        self.kernel = kernel
+        self.p_buf = np.empty((step, n)) if kernel is not None else None
         self.ones = np.ones(k)
 
-    def add(self, chunk: np.ndarray, flat_idx: np.ndarray | None, start: int, tol: float):
+    def _check_and_gather(self, chunk: np.ndarray, tol: float):
+        """Return (first bad draw in chunk or -1, smallest entry, true-class values)."""
+        s, _, k = chunk.shape
+        if self.kernel is not None:
+            p_true = self.p_buf[:s]
+            bad, smallest = self.kernel(chunk, self.y, tol, p_true)
+            if tol <= 0 and self.sums.entropy is not None:
+                smallest = chunk.min()
+            return bad, smallest, p_true
+        smallest = chunk.min() if tol > 0 or self.sums.entropy is not None else None
+        bad = -1
+        if tol > 0:
+            sums = chunk.reshape(-1, k) @ self.ones
+            if not (np.abs(sums - 1.0) <= tol).all() or smallest < 0:
+                bad = 0  # somewhere in this chunk; the caller pins the row
+        p_true = None
+        if self.flat_idx is not None:
+            # Gather the true-class entries through a flat index: no (s, N, K) temporary.
+            p_true = np.take(chunk.reshape(s, -1), self.flat_idx, axis=1)
+        return bad, smallest, p_true
+
+    def add(self, chunk: np.ndarray, start: int, tol: float) -> None:
         """Add one chunk of draws (s, N, K); with ``tol > 0`` check its rows on the way.
 
         The checks (non-negative, rows summing to 1 within ``tol``; NaN fails both) run
-        while the chunk is in cache, so validation costs no extra memory pass. Row sums over
-        the short class axis go through a matrix-vector product, ~8x faster than
-        ``sum(axis=-1)`` for K = 10; the scratch buffer is reused because page-faulting a
-        fresh temporary for every chunk cost 3-4x in the log below.
+        while the chunk is in cache, so validation costs no extra memory pass: in one fused
+        loop with numba, or with numpy through a matrix-vector product for the row sums
+        (~8x faster than ``sum(axis=-1)`` for K = 10). The scratch buffers are reused
+        because page-faulting a fresh temporary for every chunk cost 3-4x in the log below.
         """
         s, n, k = chunk.shape
-        rows = chunk.reshape(-1, k)
         out = self.sums
         out.n_draws += s
-        smallest = chunk.min() if tol > 0 or out.entropy is not None else None
-        if tol > 0:
-            sums = rows @ self.ones
-            invalid = not (np.abs(sums - 1.0) <= tol).all() or smallest < 0
-            if invalid and (out.first_invalid is None or start < out.first_invalid):
-                out.first_invalid = start
-        if flat_idx is not None and (out.p_true is not None or out.log_p_true is not None):
-            # Gather the true-class entries through a flat index: no (s, N, K) temporary.
-            p_true = np.take(chunk.reshape(s, -1), flat_idx, axis=1)
-            if out.p_true is not None:
-                out.p_true += p_true.sum(axis=0)
-            if out.log_p_true is not None:
-                with np.errstate(divide="ignore"):
-                    out.log_p_true += np.log(p_true).sum(axis=0)
+        bad, smallest, p_true = self._check_and_gather(chunk, tol)
+        if bad >= 0 and (out.first_invalid is None or start + bad < out.first_invalid):
+            out.first_invalid = start + bad
+        if out.p_true is not None:
+            out.p_true += p_true.sum(axis=0)
+        if out.log_p_true is not None:
+            with np.errstate(divide="ignore"):
+                out.log_p_true += np.log(p_true).sum(axis=0)
         if out.probs is not None:
             for draw in chunk:
                 out.probs += draw
         if out.entropy is not None:
+            rows = chunk.reshape(-1, k)
             buf = self.scratch[: rows.size].reshape(-1, k)
             if smallest > 0:
                 np.log(rows, out=buf)
@@ -154,6 +174,48 @@ class _Accumulator:
             out.entropy -= (buf @ self.ones).reshape(s, n).sum(axis=0)
 
 
+#: Inputs at least this large (elements) use the fused numba kernel for the posterior
+#: predictive NLL: its one-off JIT compile (~0.6 s) is then small beside the pass itself.
+FUSED_MIN_ELEMENTS = 1 << 26
+_FUSED: dict[str, object] = {}
+
+
+def _fused_ppd_kernel():
+    """Compile (once per process) a single-pass kernel that checks rows and gathers p_true.
+
+    numpy needs three passes over each chunk (row sums, minimum, gather); this loop reads
+    every row once, so the validated posterior predictive NLL runs near memory bandwidth
+    (1.3x a plain single-threaded read of 6.4 GB instead of 2.3x). numba is already a dependency of
+    PyTensor; it is imported only here, on first use.
+    """
+    if "ppd" not in _FUSED:
+        import numba
+
+        @numba.njit(nogil=True, cache=False)
+        def ppd_chunk(chunk, y, tol, p_true):  # pragma: no cover - compiled
+            n_draws, n_obs, n_classes = chunk.shape
+            first_bad = -1
+            smallest = np.inf
+            for s in range(n_draws):
+                for n in range(n_obs):
+                    if tol > 0.0:
+                        total = 0.0
+                        low = np.inf
+                        for k in range(n_classes):
+                            v = chunk[s, n, k]
+                            total += v
+                            low = min(low, v)
+                        smallest = min(smallest, low)
+                        # NaN fails the comparison, so it is caught as well.
+                        if (not abs(total - 1.0) <= tol or low < 0.0) and first_bad < 0:
+                            first_bad = s
+                    p_true[s, n] = chunk[s, n, y[n]]
+            return first_bad, smallest
+
+        _FUSED["ppd"] = ppd_chunk
+    return _FUSED["ppd"]
+
+
 def draw_sums(
     draws: np.ndarray,
     y: np.ndarray | None,
@@ -161,23 +223,33 @@ def draw_sums(
     *,
     tol: float = 0.0,
     n_threads: int | None = None,
+    engine: str = "auto",
 ) -> DrawSums:
     """Reduce draws of shape (S, N, K) over S in cache-sized chunks, on several threads.
 
     Extra memory is O(threads * (chunk + N * K)) whatever S is: the input is only read.
     NumPy releases the GIL inside these ufuncs, so threads share the memory bandwidth.
-    ``tol > 0`` validates the rows on the way (see ``first_invalid``).
+    ``tol > 0`` validates the rows on the way (see ``first_invalid``). ``engine="auto"``
+    checks rows and gathers the true class with the fused numba kernel on large
+    C-contiguous float64 input (``"numpy"``/``"numba"`` force one; the tests compare both).
     """
     S, N, K = draws.shape
-    flat_idx = None if y is None else np.arange(N) * K + y
     step = max(1, CHUNK_ELEMENTS // max(1, N * K))
     starts = list(range(0, S, step))
     n_threads = n_threads or min(len(starts), os.cpu_count() or 1)
+    fusable = y is not None and draws.dtype == np.float64 and draws.flags.c_contiguous
+    use_fused = engine == "numba" or (
+        engine == "auto" and fusable and draws.size >= FUSED_MIN_ELEMENTS
+    )
+    if use_fused and not fusable:
+        raise ValueError("engine='numba' needs labels and C-contiguous float64 draws.")
+    kernel = _fused_ppd_kernel() if use_fused else None
+    y_idx = None if y is None else np.ascontiguousarray(y, dtype=np.int64)
 
     def work(worker: int) -> DrawSums:
-        acc = _Accumulator(N, K, step, want, flat_idx is not None)
+        acc = _Accumulator(N, K, step, want, y_idx, kernel)
         for start in starts[worker::n_threads]:
-            acc.add(draws[start : start + step], flat_idx, start, tol)
+            acc.add(draws[start : start + step], start, tol)
         return acc.sums
 
     if n_threads <= 1:

@@ -147,8 +147,9 @@ def test_temperature_near_one_for_well_specified_bayesian_logistic():
     from conftest import simulate_logistic
 
     X, y, _, _ = simulate_logistic(4000, seed=5)
-    clf = bs.BayesianLogisticClassifier(draws=200, tune=200, random_seed=1,
-                                        fit_kwargs={"warn": False}).fit(X[:1000], y[:1000])
+    clf = bs.BayesianLogisticClassifier(
+        draws=200, tune=200, random_seed=1, fit_kwargs={"warn": False}
+    ).fit(X[:1000], y[:1000])
     draws = clf.predict_proba_draws(X[1000:])
     ts = bs.TemperatureScaling(apply_to="mean").fit(draws, y[1000:])
     assert 0.8 < ts.temperature_ < 1.25

@@ -304,3 +304,28 @@ def test_draw_properties_and_permutation_invariance(seed, s, n, k):
 def test_errors_name_argument_position_and_value(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("tol", [0.0, 1e-6])
+def test_fused_numba_kernel_equals_numpy_path(tol):
+    rng = np.random.default_rng(9)
+    p = rng.dirichlet(np.ones(4), size=(30, 50))
+    y = rng.integers(0, 4, 50)
+    want = frozenset({"p_true"})
+    fused = K.draw_sums(p, y, want, tol=tol, engine="numba")
+    plain = K.draw_sums(p, y, want, tol=tol, engine="numpy")
+    np.testing.assert_allclose(fused.p_true, plain.p_true, rtol=1e-13)
+    assert fused.n_draws == plain.n_draws == 30 and fused.first_invalid is None
+    p[17, 3] = [0.5, 0.5, 0.5, -0.5]  # sums to 1 but has a negative entry
+    p[21, 8, 0] = np.nan
+    if tol:
+        assert K.draw_sums(p, y, want, tol=tol, engine="numba").first_invalid == 17
+        assert K.draw_sums(p, y, want, tol=tol, engine="numpy").first_invalid is not None
+    with pytest.raises(ValueError, match="engine='numba' needs labels"):
+        K.draw_sums(p, None, frozenset({"entropy"}), engine="numba")
+    full = frozenset({"p_true", "log_p_true", "probs", "entropy"})
+    ok = rng.dirichlet(np.ones(4), size=(30, 50))
+    a = K.draw_sums(ok, y, full, tol=tol, engine="numba")
+    b = K.draw_sums(ok, y, full, tol=tol, engine="numpy")
+    for name in ("p_true", "log_p_true", "probs", "entropy"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12)
