@@ -93,7 +93,7 @@ class ELBOParts:
     ----------
     elbo, expected_log_likelihood, kl : float
         In nats, summed over observations (full data, also for minibatch fits).
-    kl_method : {"closed_form", "monte_carlo"}
+    kl_method : {"closed_form", "monte_carlo", "undefined (flat prior)"}
     mc_se : float
         Monte Carlo standard error of ``expected_log_likelihood`` (and of a Monte Carlo KL).
     n_mc : int
@@ -196,7 +196,11 @@ def elbo_parts(
     expected_ll = float(loglik.mean())
     ll_se = float(loglik.std(ddof=1) / np.sqrt(n_mc))
 
-    prior_sd = _gaussian_prior_sd(model_spec(model), group.ordering)
+    spec = model_spec(model)
+    if spec is not None and spec.flat_intercept:
+        # KL to an improper flat prior is not defined: report NaN rather than a number.
+        return ELBOParts(np.nan, expected_ll, np.nan, "undefined (flat prior)", ll_se, n_mc)
+    prior_sd = _gaussian_prior_sd(spec, group.ordering)
     if kl == "closed_form" and prior_sd is None:
         raise ValueError(
             "kl='closed_form' needs Normal priors on every free variable (no Student-t, flat "

@@ -169,3 +169,23 @@ def test_missing_backend_gives_install_hint(logistic_model):
 def test_fit_errors(kwargs, exc, match, logistic_model):
     with pytest.raises(exc, match=match):
         fit(logistic_model, **{"warn": False, **kwargs})
+
+
+def test_kl_method_follows_the_prior(logistic_data):
+    X, y, _, _ = logistic_data
+    flat = fit(
+        build_model(X[:200], y[:200], flat_intercept=True),
+        "advi",
+        draws=20,
+        random_seed=0,
+        warn=False,
+    ).variational
+    assert flat.attrs["kl_method"] == "undefined (flat prior)" and np.isnan(float(flat["kl"]))
+    student = fit(
+        build_model(X[:200], y[:200], prior="student_t"),
+        "advi",
+        draws=20,
+        random_seed=0,
+        warn=False,
+    ).variational
+    assert student.attrs["kl_method"] == "monte_carlo" and 0 < float(student["kl"]) < 50
