@@ -22,7 +22,7 @@ from scipy.special import expit, log_softmax, logsumexp, softmax
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from bayescore._dims import BIN, CLASS, OBS
+from bayescore._names import BIN, CLASS, OBS
 from bayescore._scoring_kernels import true_class
 from bayescore._validation import (
     SUM_TOL,

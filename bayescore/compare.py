@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import norm
 
-from bayescore._dims import CLASS, OBS
+from bayescore._names import CLASS, OBS
 from bayescore.scoring import Estimate, brier_score, posterior_predictive_nll
 
 __all__ = ["ParetoKWarning", "compare", "cross_validate", "loo", "loo_compare", "waic"]

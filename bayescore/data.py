@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bayescore._dims import FEATURE, OBS
+from bayescore._names import FEATURE, OBS
 from bayescore._validation import as_float_array, check_finite, encode_labels
 
 __all__ = ["Standardization", "encode_classes", "feature_names_of", "validate_X"]

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from bayescore._dims import CHAIN, CLASS, DRAW, FEATURE, OBS
+from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, OBS
 from bayescore._validation import check_finite
 
 __all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier"]

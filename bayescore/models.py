@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescore._dims import CLASS, FEATURE, OBS
+from bayescore._names import CLASS, FEATURE, OBS
 from bayescore._pymc import import_pymc
 from bayescore._validation import check_choice, check_int, check_positive, encode_labels
 from bayescore.data import Standardization, encode_classes, feature_names_of, validate_X

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import expit, log_expit, softmax
 
-from bayescore._dims import CHAIN, CLASS, DRAW, FEATURE, OBS
+from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, OBS
 from bayescore._validation import check_int, encode_labels
 from bayescore.data import validate_X
 

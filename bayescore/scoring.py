@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from bayescore import _scoring_kernels as K
-from bayescore._dims import CLASS, OBS
+from bayescore._names import CLASS, OBS
 from bayescore._validation import (
     SUM_TOL,
     check_choice,
@@ -116,16 +116,21 @@ def _resolve_y(y: Any, n_classes: int, labels: Any, coord: np.ndarray | None) ->
     )
 
 
-def _point_probs(probs: Any, name: str = "probs") -> tuple[np.ndarray, Any]:
-    """Probabilities as (..., N, K) float64 plus a template to rebuild xarray output."""
+def _point_probs(
+    probs: Any, name: str = "probs", check: Any = check_probs
+) -> tuple[np.ndarray, Any]:
+    """Validated values as (..., N, K) float64 plus a template to rebuild xarray output.
+
+    ``check`` is :func:`check_probs` for probabilities or :func:`check_logits` for scores.
+    """
     if isinstance(probs, xr.DataArray):
         if CLASS in probs.dims:
             other = [d for d in probs.dims if d not in (OBS, CLASS)]
             obs = [OBS] if OBS in probs.dims else []
             da = probs.transpose(*other, *obs, CLASS)
-            return check_probs(da.values, name), da.isel({CLASS: 0}, drop=True)
-        return check_probs(probs.values, name), probs  # 1-D binary
-    return check_probs(probs, name), None
+            return check(da.values, name), da.isel({CLASS: 0}, drop=True)
+        return check(probs.values, name), probs  # 1-D binary
+    return check(probs, name), None
 
 
 def _nll_eps(eps: Any, dtype: np.dtype) -> float:
@@ -160,11 +165,22 @@ def _reduce(
 
 
 def _point_score(
-    kernel, y, probs, labels, sample_weight, pointwise, name, scale=1.0, units="nats"
+    kernel,
+    y,
+    probs,
+    labels,
+    sample_weight,
+    pointwise,
+    name,
+    scale=1.0,
+    units="nats",
+    check=check_probs,
+    arg="probs",
 ):
-    arr, template = _point_probs(probs)
+    """Validate, apply a per-observation ``kernel(values, y_idx)``, average, wrap."""
+    arr, template = _point_probs(probs, arg, check)
     y_idx = _resolve_y(y, arr.shape[-1], labels, _class_coord(probs))
-    check_consistent_length(y_idx.shape[0], arr.shape[-2], "y", "probs")
+    check_consistent_length(y_idx.shape[0], arr.shape[-2], "y", arg)
     w = check_sample_weight(sample_weight, y_idx.shape[0])
     values = kernel(arr, y_idx) / scale
     return _reduce(values, template, w, pointwise, name, {"units": units})
@@ -225,13 +241,18 @@ def log_loss(
     0.236966
     """
     scale, units = _units(base)
-    arr, template = _point_probs(probs)
-    e = _nll_eps(eps, arr.dtype)
-    y_idx = _resolve_y(y, arr.shape[-1], labels, _class_coord(probs))
-    check_consistent_length(y_idx.shape[0], arr.shape[-2], "y", "probs")
-    w = check_sample_weight(sample_weight, y_idx.shape[0])
-    values = K.nll_pointwise(arr, y_idx, e) / scale
-    return _reduce(values, template, w, pointwise, "log_loss", {"units": units})
+    e = _nll_eps(eps, np.dtype(np.float64))  # validated probabilities are float64
+    return _point_score(
+        lambda arr, y_idx: K.nll_pointwise(arr, y_idx, e),
+        y,
+        probs,
+        labels,
+        sample_weight,
+        pointwise,
+        "log_loss",
+        scale=scale,
+        units=units,
+    )
 
 
 def nll_from_logits(
@@ -270,19 +291,19 @@ def nll_from_logits(
     10000.0
     """
     scale, units = _units(base)
-    template = None
-    values_in = logits
-    if isinstance(logits, xr.DataArray):
-        other = [d for d in logits.dims if d not in (OBS, CLASS)]
-        da = logits.transpose(*other, OBS, CLASS) if CLASS in logits.dims else logits
-        template = da.isel({CLASS: 0}, drop=True) if CLASS in da.dims else da
-        values_in = da.values
-    arr = check_logits(values_in)
-    y_idx = _resolve_y(y, arr.shape[-1], labels, _class_coord(logits))
-    check_consistent_length(y_idx.shape[0], arr.shape[-2], "y", "logits")
-    w = check_sample_weight(sample_weight, y_idx.shape[0])
-    values = K.nll_from_logits_pointwise(arr, y_idx) / scale
-    return _reduce(values, template, w, pointwise, "nll", {"units": units})
+    return _point_score(
+        K.nll_from_logits_pointwise,
+        y,
+        logits,
+        labels,
+        sample_weight,
+        pointwise,
+        "nll",
+        scale=scale,
+        units=units,
+        check=check_logits,
+        arg="logits",
+    )
 
 
 def brier_score(
