@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-PYTHON ?= python3
+# A Python >= 3.12 (PyMC 6 needs it), found on PATH or under pyenv; override with PYTHON=...
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
@@ -7,7 +7,9 @@ PIP := $(PY) -m pip --disable-pip-version-check
 .PHONY: demo test lint format bench install install-dev clean
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	@base="$$(PYTHON='$(PYTHON)' .ci/find-python)" || exit 1; \
+	echo "creating $(VENV) with $$base ($$("$$base" --version))"; \
+	"$$base" -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
 # Stamp files re-run the install whenever pyproject.toml changes.
@@ -32,6 +34,7 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check bayescore tests benchmarks examples
 	$(VENV)/bin/ruff format --check bayescore tests benchmarks examples
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format bayescore tests benchmarks examples

@@ -17,11 +17,9 @@ Examples
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public name -> module that defines it. Modules load on first attribute access
 # (PEP 562), so `import bayescore` stays cheap and never imports pymc.
@@ -68,28 +66,19 @@ _LAZY: dict[str, tuple[str, ...]] = {
     ),
     "diagnostics": ("diagnose", "Diagnosis", "ConvergenceWarning"),
     "plots": ("reliability_diagram", "recalibration_plot", "comparison_chart", "elbo_trace"),
-    "compare": ("compare", "cross_validate", "loo", "waic", "loo_compare", "ParetoKWarning"),
+    "comparison": (
+        "compare",
+        "cross_validate",
+        "loo",
+        "waic",
+        "WAIC",
+        "loo_compare",
+        "ParetoKWarning",
+    ),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = sorted(_WHERE) + ["__version__"]
-
-
-class _Package(types.ModuleType):
-    """The package module, kept from having public functions shadowed by submodules.
-
-    Importing ``bayescore.compare`` makes Python set the package attribute ``compare`` to
-    the submodule, which would hide the public function :func:`bayescore.compare.compare`.
-    Submodules stay reachable through ``sys.modules`` and ``from bayescore.compare import``.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _WHERE.get(name) is not None:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,19 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayescore._names import (
+    ATTR_FREE_VARS,
+    ATTR_METHOD,
+    ATTR_SAMPLING_TIME,
+    CHAIN,
+    CHECK,
+    POSTERIOR,
+    SAMPLE_STATS,
+    VARIATIONAL,
+    as_idata,
+    has_group,
+)
+
 __all__ = ["ConvergenceWarning", "Diagnosis", "diagnose", "warn_if_failed"]
 
 
@@ -78,49 +91,50 @@ _ADVICE = {
 }
 
 
-def _idata(obj: Any) -> Any:
-    idata = getattr(obj, "idata_", obj)
-    if not hasattr(idata, "groups") or "posterior" not in idata.groups():
+def _idata(obj: Any) -> xr.DataTree:
+    idata = as_idata(obj)
+    if not has_group(idata, POSTERIOR):
         raise TypeError(
-            "diagnose() takes an InferenceData with a posterior group or a fitted bayescore "
-            f"estimator; got {type(obj).__name__}."
+            "diagnose() takes a DataTree with a posterior group (ArviZ 1.x) or a fitted "
+            f"bayescore estimator; got {type(obj).__name__}."
         )
     return idata
 
 
-def _free_posterior(idata: Any) -> xr.Dataset:
-    post = idata.posterior
-    names = json.loads(post.attrs.get("bayescore_free_vars", "null")) or list(post.data_vars)
+def _free_posterior(idata: xr.DataTree) -> xr.Dataset:
+    post = idata[POSTERIOR].to_dataset()
+    names = json.loads(post.attrs.get(ATTR_FREE_VARS, "null")) or list(post.data_vars)
     return post[[n for n in names if n in post]]
 
 
 def _nuts_checks(
     idata: Any, rhat_max: float, ess_per_chain: float, bfmi_min: float, treedepth_max_share: float
 ) -> list[tuple[str, float, str, float]]:
-    import arviz as az
+    import arviz_stats
 
     post = _free_posterior(idata)
-    n_chains = post.sizes["chain"]
+    n_chains = post.sizes[CHAIN]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # 1 chain / constant draws -> NaN
-        rhat = az.rhat(post).to_array().values
-        bulk = az.ess(post, method="bulk").to_array().values
-        tail = az.ess(post, method="tail").to_array().values
+        rhat = arviz_stats.rhat(post).to_dataarray().values
+        bulk = arviz_stats.ess(post, method="bulk").to_dataarray().values
+        tail = arviz_stats.ess(post, method="tail").to_dataarray().values
     rows = [
         ("r_hat_max", float(np.nanmax(rhat)) if n_chains > 1 else np.nan, "<", rhat_max),
         ("ess_bulk_min", float(np.nanmin(bulk)), ">", ess_per_chain * n_chains),
         ("ess_tail_min", float(np.nanmin(tail)), ">", ess_per_chain * n_chains),
     ]
-    seconds = post.attrs.get("sampling_time")
+    seconds = post.attrs.get(ATTR_SAMPLING_TIME)
     if seconds:
         rows.append(("ess_bulk_per_second", float(np.nanmin(bulk)) / float(seconds), "info", 0))
-    stats = idata.sample_stats if "sample_stats" in idata.groups() else None
+    stats = idata[SAMPLE_STATS].to_dataset() if has_group(idata, SAMPLE_STATS) else None
     if stats is not None and "diverging" in stats:
         n_div = int(stats["diverging"].sum())
         rows.append(("divergences", float(n_div), "<=", 0.0))
         rows.append(("divergence_share", n_div / stats["diverging"].size, "info", 0.0))
     if stats is not None and "energy" in stats:
-        rows.append(("bfmi_min", float(np.min(az.bfmi(idata))), ">", bfmi_min))
+        bfmi = arviz_stats.bfmi(idata).to_dataset().to_dataarray().values
+        rows.append(("bfmi_min", float(np.min(bfmi)), ">", bfmi_min))
     depth = next(
         (
             v
@@ -135,7 +149,7 @@ def _nuts_checks(
 
 
 def _vi_checks(idata: Any, elbo_tol: float) -> list[tuple[str, float, str, float]]:
-    vi = idata.variational
+    vi = idata[VARIATIONAL]
     tol = float(vi.attrs.get("tol", elbo_tol))
     rows = [
         ("elbo_converged", float(vi.attrs.get("converged", 0)), ">=", 1.0),
@@ -168,7 +182,7 @@ def diagnose(
 
     Parameters
     ----------
-    idata_or_estimator : InferenceData or fitted bayescore estimator
+    idata_or_estimator : DataTree or fitted bayescore estimator
     rhat_max : float, default 1.01
         Largest acceptable rank-normalised split R-hat.
     ess_per_chain : float, default 100
@@ -197,10 +211,10 @@ def diagnose(
     (True, 0.0)
     """
     idata = _idata(idata_or_estimator)
-    method = idata.posterior.attrs.get("bayescore_method")
+    method = idata[POSTERIOR].attrs.get(ATTR_METHOD)
     if method is None:
-        method = "advi" if "variational" in idata.groups() else "nuts"
-    if "variational" in idata.groups():
+        method = "advi" if has_group(idata, VARIATIONAL) else "nuts"
+    if has_group(idata, VARIATIONAL):
         rows = _vi_checks(idata, elbo_tol)
     else:
         rows = _nuts_checks(idata, rhat_max, ess_per_chain, bfmi_min, treedepth_max_share)
@@ -218,12 +232,12 @@ def diagnose(
             )
     table = xr.Dataset(
         {
-            "value": (("check",), np.asarray(values, dtype=float)),
-            "threshold": (("check",), np.asarray(thresholds, dtype=float)),
-            "rule": (("check",), np.asarray(rules, dtype=object)),
-            "passed": (("check",), np.asarray(passed, dtype=bool)),
+            "value": ((CHECK,), np.asarray(values, dtype=float)),
+            "threshold": ((CHECK,), np.asarray(thresholds, dtype=float)),
+            "rule": ((CHECK,), np.asarray(rules, dtype=object)),
+            "passed": ((CHECK,), np.asarray(passed, dtype=bool)),
         },
-        coords={"check": names},
+        coords={CHECK: names},
         attrs={"method": method},
     )
     return Diagnosis(ok=all(passed), table=table, messages=messages, method=method)

@@ -7,6 +7,8 @@ the posterior predictive mean, :math:`\bar p_{nk} = \frac1S\sum_s p_{snk}`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,10 +18,23 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, OBS
+from bayescore._names import (
+    ATTR_ESTIMATOR,
+    ATTR_FEATURE_NAMES,
+    ATTR_KIND,
+    ATTR_PARAMS,
+    CHAIN,
+    CLASS,
+    CONSTANT_DATA,
+    DRAW,
+    FEATURE,
+    OBS,
+    POSTERIOR,
+)
+from bayescore._netcdf import write_fit
 from bayescore._validation import check_finite
 
-__all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier"]
+__all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier", "estimator_for_kind"]
 
 
 def _as_sklearn_input(X: Any) -> Any:
@@ -114,11 +129,45 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         self._set_fitted(idata, classes)
         return self
 
+    @classmethod
+    def from_idata(cls, idata: xr.DataTree, **params: Any) -> _BayesianClassifier:
+        """A fitted estimator around an existing fit of this estimator's model kind.
+
+        Parameters
+        ----------
+        idata : DataTree
+            From :func:`bayescore.fit` on a :func:`bayescore.build_model` model of the
+            matching kind, or read back by :func:`bayescore.load`.
+        **params
+            Estimator parameters (as ``get_params``) recorded with the fit.
+
+        Returns
+        -------
+        estimator
+            With ``idata_``, ``classes_``, ``n_features_in_``, ``coef_``, ``intercept_`` and,
+            when the fit recorded them, ``feature_names_in_``.
+        """
+        import json
+
+        kind = idata[POSTERIOR].attrs.get(ATTR_KIND)
+        if kind != cls._kind:
+            raise ValueError(
+                f"{cls.__name__} needs a fit of a {cls._kind!r} model; this one is {kind!r}."
+            )
+        est = cls(**params)
+        const = idata[CONSTANT_DATA]
+        est._set_fitted(idata, np.asarray(const["classes"].values))
+        est.n_features_in_ = int(const["x_mean"].size)
+        names = idata[POSTERIOR].attrs.get(ATTR_FEATURE_NAMES)
+        if names is not None:
+            est.feature_names_in_ = np.asarray(json.loads(names), dtype=object)
+        return est
+
     def _set_fitted(self, idata: Any, classes: np.ndarray) -> None:
         """Set ``idata_``, ``classes_`` and the original-scale posterior means."""
         self.idata_ = idata
         self.classes_ = classes
-        post = idata.posterior
+        post = idata[POSTERIOR]
         coef = post["coef_original"].mean((CHAIN, DRAW))
         intercept = post["intercept_original"].mean((CHAIN, DRAW))
         if self._kind == "logistic":
@@ -174,11 +223,28 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def save(self, path: Any) -> None:
-        """Save the fitted estimator to a netCDF file (see :func:`bayescore.save`)."""
-        from bayescore.io import save
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the fitted estimator to a netCDF file, atomically (see :func:`bayescore.save`).
 
-        save(self, path)
+        The file holds the fit (``idata_``), the estimator's class and parameters and the
+        feature names; :func:`bayescore.load` returns an equal estimator.
+        """
+        import json
+
+        check_is_fitted(self, "idata_")
+        try:
+            params_json = json.dumps(self.get_params())
+        except TypeError as exc:
+            raise TypeError(
+                f"Estimator parameters must be JSON-serialisable to be saved; {exc}."
+            ) from exc
+        tree = self.idata_.copy()
+        attrs = {ATTR_ESTIMATOR: type(self).__name__, ATTR_PARAMS: params_json}
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            attrs[ATTR_FEATURE_NAMES] = json.dumps([str(n) for n in names])
+        tree[POSTERIOR].attrs.update(attrs)
+        return write_fit(tree, path)
 
 
 def _frame(X_arr: np.ndarray, names: Any, index: Any = None) -> Any:
@@ -238,7 +304,7 @@ class BayesianLogisticClassifier(_BayesianClassifier):  # noqa: D101 (docstring 
     classes_ : ndarray of shape (2,)
     n_features_in_ : int
     feature_names_in_ : ndarray of str (only for DataFrame input)
-    idata_ : arviz.InferenceData
+    idata_ : xarray.DataTree
     coef_ : ndarray of shape (1, n_features)
         Posterior mean coefficients on the original feature scale.
     intercept_ : ndarray of shape (1,)
@@ -318,7 +384,7 @@ class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring b
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     feature_names_in_ : ndarray of str (only for DataFrame input)
-    idata_ : arviz.InferenceData
+    idata_ : xarray.DataTree
     coef_ : ndarray of shape (n_classes, n_features)
         Posterior mean coefficients on the original feature scale.
     intercept_ : ndarray of shape (n_classes,)
@@ -375,3 +441,17 @@ class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring b
 
     def _model_kwargs(self) -> dict[str, Any]:
         return {**super()._model_kwargs(), "coding": self.coding}
+
+
+def estimator_for_kind(kind: str) -> type[_BayesianClassifier]:
+    """The estimator class that fits models of ``kind`` ("logistic" or "softmax").
+
+    Examples
+    --------
+    >>> estimator_for_kind("softmax").__name__
+    'BayesianSoftmaxClassifier'
+    """
+    classes = {c._kind: c for c in (BayesianLogisticClassifier, BayesianSoftmaxClassifier)}
+    if kind not in classes:
+        raise ValueError(f"Unknown model kind {kind!r}; bayescore fits {sorted(classes)}.")
+    return classes[kind]

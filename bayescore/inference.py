@@ -1,6 +1,6 @@
 r"""Fit a model: NUTS (PyMC, nutpie or numpyro) or ADVI (mean-field, full-rank, minibatch).
 
-``fit`` returns an :class:`arviz.InferenceData`. ADVI fits add a ``variational`` group with
+``fit`` returns an :class:`xarray.DataTree` (ArviZ 1.x). ADVI fits add a ``variational`` group with
 the ELBO history and the final ELBO split into its two parts,
 
 .. math::
@@ -25,19 +25,34 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from bayescore._names import (
+    ATTR_FREE_VARS,
+    ATTR_KIND,
+    ATTR_METHOD,
+    ATTR_SAMPLING_TIME,
+    ATTR_SETTINGS,
+    CLASS,
+    CONSTANT_DATA,
+    FEATURE,
+    ITERATION,
+    OBS,
+    OBSERVED_DATA,
+    POSTERIOR,
+    SAMPLE_STATS,
+    VARIATIONAL,
+    has_group,
+)
 from bayescore._pymc import import_pymc, quiet_pymc
 from bayescore._validation import check_choice, check_int, check_positive
-from bayescore.models import ModelSpec, _build, model_spec
+from bayescore.models import ModelSpec, build_from_spec, model_spec
 
 if TYPE_CHECKING:
-    import arviz as az
     import pymc as pm
 
 __all__ = ["ELBOParts", "METHODS", "SAMPLERS", "elbo_parts", "fit"]
 
 #: Extras that provide each NUTS backend.
 SAMPLERS = {"pymc": None, "nutpie": "nutpie", "numpyro": "numpyro"}
-VI_ITERATION = "iteration"
 
 
 def _fit_nuts(
@@ -52,7 +67,7 @@ def _fit_nuts(
     target_accept: float = 0.8,
     cores: int | None = None,
     **kwargs: Any,
-) -> az.InferenceData:
+) -> xr.DataTree:
     pm = import_pymc()
     check_choice("sampler", sampler, SAMPLERS, "fit")
     module = SAMPLERS[sampler]
@@ -60,15 +75,11 @@ def _fit_nuts(
         raise ImportError(
             f"sampler={sampler!r} needs the {module!r} package, which is not installed. "
             "Install the fast backends with `pip install 'bayescore[fast]'`, or use "
-            "sampler='pymc'."
+            "sampler='pymc' or sampler='nutpie'."
         )
     check_int("draws", draws, min_value=1, func="fit")
     check_int("tune", tune, min_value=0, func="fit")
     check_int("chains", chains, min_value=1, func="fit")
-    if sampler == "pymc":
-        # The other backends reject idata_kwargs; for PyMC, skip the pointwise
-        # log-likelihood (bayescore computes it with numpy when LOO needs it).
-        kwargs.setdefault("idata_kwargs", {"log_likelihood": False})
     with model:
         idata = pm.sample(
             draws=draws,
@@ -302,7 +313,7 @@ def _fit_vi(
     obj_n_mc: int = 1,
     n_mc: int = 1000,
     **kwargs: Any,
-) -> az.InferenceData:
+) -> xr.DataTree:
     # tune and chains belong to NUTS: ADVI has one optimisation run and one set of draws.
     del tune, chains
     pm = import_pymc()
@@ -323,7 +334,7 @@ def _fit_vi(
                 "batch_size= needs a model made by bayescore.build_model (it rebuilds the "
                 "likelihood with pm.Minibatch); for your own model, build it with pm.Minibatch."
             )
-        fit_model = _build(spec, batch_size=batch_size)
+        fit_model = build_from_spec(spec, batch_size=batch_size)
     inference_cls = {"advi": pm.ADVI, "fullrank_advi": pm.FullRankADVI}[method]
     stopper = _ELBOConvergence(window=window, tol=tol)
     with fit_model:
@@ -349,13 +360,13 @@ def _fit_vi(
     history = -np.asarray(inference.hist, dtype=np.float64)
     variational = xr.Dataset(
         {
-            "elbo_history": ((VI_ITERATION,), history),
+            "elbo_history": ((ITERATION,), history),
             "elbo": parts.elbo,
             "expected_log_likelihood": parts.expected_log_likelihood,
             "kl": parts.kl,
             "mc_se": parts.mc_se,
         },
-        coords={VI_ITERATION: np.arange(1, history.size + 1)},
+        coords={ITERATION: np.arange(1, history.size + 1)},
         attrs={
             "method": method,
             "converged": int(stopper.converged_at is not None),
@@ -371,30 +382,21 @@ def _fit_vi(
             "n_mc": parts.n_mc,
         },
     )
-    with warnings.catch_warnings():
-        # ArviZ warns that "variational" is not one of its standard group names; it is
-        # saved and loaded like any other group.
-        warnings.simplefilter("ignore", UserWarning)
-        idata.add_groups({"variational": variational})
+    idata[VARIATIONAL] = xr.DataTree(variational)
     return idata
 
 
-def _replace_data_groups(idata: az.InferenceData, spec: ModelSpec) -> az.InferenceData:
-    for group in ("observed_data", "constant_data"):
-        if group in idata.groups():
-            delattr(idata, group)
-    idata.add_groups(
-        {
-            "observed_data": xr.Dataset({"y": (("obs",), spec.y)}),
-            "constant_data": xr.Dataset(
-                {
-                    "X": (("obs", "feature"), spec.X),
-                    "x_mean": (("feature",), spec.standardization.mean),
-                    "x_scale": (("feature",), spec.standardization.scale),
-                },
-                coords={"obs": np.arange(spec.X.shape[0]), "feature": spec.feature_names},
-            ),
-        }
+def _replace_data_groups(idata: xr.DataTree, spec: ModelSpec) -> xr.DataTree:
+    idata[OBSERVED_DATA] = xr.DataTree(xr.Dataset({"y": ((OBS,), spec.y)}))
+    idata[CONSTANT_DATA] = xr.DataTree(
+        xr.Dataset(
+            {
+                "X": ((OBS, FEATURE), spec.X),
+                "x_mean": ((FEATURE,), spec.standardization.mean),
+                "x_scale": ((FEATURE,), spec.standardization.scale),
+            },
+            coords={OBS: np.arange(spec.X.shape[0]), FEATURE: spec.feature_names},
+        )
     )
     return idata
 
@@ -407,22 +409,23 @@ METHODS: dict[str, Callable[..., Any]] = {
 
 
 def _attach_metadata(
-    idata: az.InferenceData, model: pm.Model, method: str, seconds: float
-) -> az.InferenceData:
+    idata: xr.DataTree, model: pm.Model, method: str, seconds: float
+) -> xr.DataTree:
     spec = model_spec(model)
     attrs = {
-        "bayescore_method": method,
-        "sampling_time": float(seconds),
+        ATTR_METHOD: method,
+        ATTR_SAMPLING_TIME: float(seconds),
         # Diagnostics look at these only: deterministics (e.g. the reference class's fixed
         # zeros) have no between-chain variance to judge.
-        "bayescore_free_vars": json.dumps([rv.name for rv in model.free_RVs]),
+        ATTR_FREE_VARS: json.dumps([rv.name for rv in model.free_RVs]),
     }
     if spec is not None:
-        attrs["bayescore_kind"] = spec.kind
-        attrs["bayescore_settings"] = json.dumps(spec.settings())
-        idata.constant_data["classes"] = (("class",), spec.classes)
-    for group in ("posterior", "sample_stats", "constant_data"):
-        if group in idata.groups():
+        attrs[ATTR_KIND] = spec.kind
+        attrs[ATTR_SETTINGS] = json.dumps(spec.settings())
+        const = idata[CONSTANT_DATA].to_dataset()
+        idata[CONSTANT_DATA] = xr.DataTree(const.assign({"classes": ((CLASS,), spec.classes)}))
+    for group in (POSTERIOR, SAMPLE_STATS, CONSTANT_DATA):
+        if has_group(idata, group):
             idata[group].attrs.update(attrs)
     return idata
 
@@ -438,8 +441,8 @@ def fit(
     progressbar: bool = False,
     warn: bool = True,
     **kwargs: Any,
-) -> az.InferenceData:
-    """Fit a model by NUTS or ADVI and return an :class:`arviz.InferenceData`.
+) -> xr.DataTree:
+    """Fit a model by NUTS or ADVI and return an :class:`xarray.DataTree` (ArviZ 1.x).
 
     Parameters
     ----------
@@ -469,7 +472,7 @@ def fit(
 
     Returns
     -------
-    arviz.InferenceData
+    xarray.DataTree
         ``posterior``, ``sample_stats`` (NUTS), ``observed_data`` (``y`` as class indices),
         ``constant_data`` (``X``, ``x_mean``, ``x_scale``, ``classes``); ADVI adds a
         ``variational`` group with ``elbo_history`` and the final ``elbo``,

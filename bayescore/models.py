@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescore._names import CLASS, FEATURE, OBS
+from bayescore._names import CLASS, FEATURE, FREE_CLASS, OBS
 from bayescore._pymc import import_pymc
 from bayescore._validation import check_choice, check_int, check_positive, encode_labels
 from bayescore.data import Standardization, encode_classes, feature_names_of, validate_X
@@ -27,13 +27,11 @@ from bayescore.data import Standardization, encode_classes, feature_names_of, va
 if TYPE_CHECKING:
     import pymc as pm
 
-__all__ = ["KINDS", "ModelSpec", "build_model", "model_spec"]
+__all__ = ["KINDS", "ModelSpec", "build_from_spec", "build_model", "model_spec"]
 
 KINDS = ("logistic", "softmax")
 PRIORS = ("normal", "student_t")
 CODINGS = ("reference", "zerosum")
-#: Dim of the K - 1 free classes under reference coding.
-FREE_CLASS = "class_free"
 
 
 @dataclass(frozen=True)
@@ -105,8 +103,12 @@ def _intercept(pm: Any, name: str, spec: ModelSpec, dims: Any) -> Any:
     return pm.Normal(name, mu=0.0, sigma=spec.intercept_prior_scale, dims=dims)
 
 
-def _build(spec: ModelSpec, batch_size: int | None = None) -> pm.Model:
-    """Build the PyMC model for ``spec``; with ``batch_size`` the likelihood is minibatched."""
+def build_from_spec(spec: ModelSpec, batch_size: int | None = None) -> pm.Model:
+    """Build the PyMC model for ``spec``; with ``batch_size`` the likelihood is minibatched.
+
+    :func:`build_model` validates the user's input into a :class:`ModelSpec` and calls
+    this; inference calls it again to rebuild a model around a minibatch likelihood.
+    """
     pm = import_pymc()
     import pytensor.tensor as pt
 
@@ -290,4 +292,4 @@ def build_model(
         X=X_arr,
         y=y_idx,
     )
-    return _build(spec, batch_size=batch_size)
+    return build_from_spec(spec, batch_size=batch_size)

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from bayescore._names import VARIATIONAL, as_idata, has_group
+
 __all__ = ["comparison_chart", "elbo_trace", "recalibration_plot", "reliability_diagram"]
 
 
@@ -195,12 +197,13 @@ def elbo_trace(idata: Any, ax: Any = None, window: int = 100) -> Any:
     -------
     matplotlib Axes
     """
-    if "variational" not in idata.groups():
+    idata = as_idata(idata)
+    if not has_group(idata, VARIATIONAL):
         raise ValueError(
-            "elbo_trace needs an ADVI fit (an InferenceData with a 'variational' "
+            "elbo_trace needs an ADVI fit (a DataTree with a 'variational' "
             "group from bayescore.fit(..., method='advi'))."
         )
-    vi = idata.variational
+    vi = idata[VARIATIONAL]
     history = vi["elbo_history"].values
     ax = _axes(ax, figsize=(6.0, 3.5))
     ax.plot(history, color="0.7", lw=0.5, label="ELBO per step")

@@ -14,7 +14,19 @@ import numpy as np
 import xarray as xr
 from scipy.special import expit, log_expit, softmax
 
-from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, OBS
+from bayescore._names import (
+    ATTR_KIND,
+    CHAIN,
+    CLASS,
+    CONSTANT_DATA,
+    DRAW,
+    FEATURE,
+    OBS,
+    OBSERVED_DATA,
+    POSTERIOR,
+    as_idata,
+    has_group,
+)
 from bayescore._validation import check_int, encode_labels
 from bayescore.data import validate_X
 
@@ -29,21 +41,20 @@ class _Posterior:
     """The pieces of a bayescore fit needed to predict: draws, standardisation, classes."""
 
     def __init__(self, idata_or_estimator: Any) -> None:
-        idata = getattr(idata_or_estimator, "idata_", idata_or_estimator)
-        groups = idata.groups() if hasattr(idata, "groups") else ()
-        if "posterior" not in groups or "constant_data" not in groups:
+        idata = as_idata(idata_or_estimator)
+        if not (has_group(idata, POSTERIOR) and has_group(idata, CONSTANT_DATA)):
             raise TypeError(
-                "Expected a fitted bayescore estimator or the InferenceData returned by "
+                "Expected a fitted bayescore estimator or the DataTree returned by "
                 f"bayescore.fit; got {type(idata_or_estimator).__name__} without "
                 "posterior/constant_data groups."
             )
-        post, const = idata.posterior, idata.constant_data
-        self.kind = post.attrs.get("bayescore_kind")
+        post, const = idata[POSTERIOR], idata[CONSTANT_DATA]
+        self.kind = post.attrs.get(ATTR_KIND)
         missing = [v for v in ("intercept", "coef") if v not in post]
         missing += [v for v in ("x_mean", "x_scale", "classes") if v not in const]
         if self.kind not in ("logistic", "softmax") or missing:
             raise ValueError(
-                "This InferenceData was not made by bayescore.fit on a bayescore model "
+                "This DataTree was not made by bayescore.fit on a bayescore model "
                 f"(kind={self.kind!r}, missing {missing}); predictions need its posterior "
                 "'intercept'/'coef' and the stored standardisation."
             )
@@ -104,8 +115,8 @@ class _Posterior:
         n_obs = values.shape[1]
         shape = (self.chains, self.draws) + values.shape[1:]
         coords: dict[str, Any] = {
-            CHAIN: self.idata.posterior[CHAIN].values,
-            DRAW: self.idata.posterior[DRAW].values,
+            CHAIN: self.idata[POSTERIOR][CHAIN].values,
+            DRAW: self.idata[POSTERIOR][DRAW].values,
             OBS: self.obs_coord(X, n_obs),
         }
         dims: tuple[str, ...] = (CHAIN, DRAW, OBS)
@@ -135,7 +146,7 @@ def predict_logits_draws(idata: Any, X: Any, *, chunk_size: int | None = None) -
 
     Parameters
     ----------
-    idata : InferenceData or fitted estimator
+    idata : DataTree or fitted estimator
         From :func:`bayescore.fit` on a :func:`bayescore.build_model` model.
     X : array-like of shape (n_obs, n_features), DataFrame or DataArray
     chunk_size : int, optional
@@ -163,7 +174,7 @@ def predict_proba_draws(idata: Any, X: Any, *, chunk_size: int | None = None) ->
 
     Parameters
     ----------
-    idata : InferenceData or fitted estimator
+    idata : DataTree or fitted estimator
         From :func:`bayescore.fit` on a :func:`bayescore.build_model` model.
     X : array-like of shape (n_obs, n_features), DataFrame or DataArray (obs, feature)
         Raw features; the training standardisation is applied.
@@ -213,9 +224,9 @@ def log_likelihood_draws(
 
     Parameters
     ----------
-    idata : InferenceData or fitted estimator
+    idata : DataTree or fitted estimator
     X : array-like of shape (n_obs, n_features), optional
-        Defaults to the training features stored in ``idata.constant_data``.
+        Defaults to the training features stored in the fit's ``constant_data`` group.
     y : array-like of shape (n_obs,), optional
         Labels (class labels of the fit); defaults to the training labels. Labels not seen
         in training raise ``ValueError``.
@@ -239,8 +250,8 @@ def log_likelihood_draws(
     if (X is None) != (y is None):
         raise ValueError("Pass both X and y, or neither (to use the training data).")
     if X is None:
-        X = post.idata.constant_data["X"].values
-        y_idx = np.asarray(post.idata.observed_data["y"].values, dtype=np.int64)
+        X = post.idata[CONSTANT_DATA]["X"].values
+        y_idx = np.asarray(post.idata[OBSERVED_DATA]["y"].values, dtype=np.int64)
     else:
         y_idx = encode_labels(y, post.classes, name="y")
     Xs = post.standardise(X)

@@ -148,11 +148,25 @@ def test_metadata_groups(logistic_nuts, logistic_data):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("nutpie") is not None, reason="checks the missing-extra error"
+    importlib.util.find_spec("numpyro") is not None, reason="checks the missing-extra error"
 )
 def test_missing_backend_gives_install_hint(logistic_model):
     with pytest.raises(ImportError, match=r"pip install 'bayescore\[fast\]'"):
-        fit(logistic_model, draws=10, tune=10, sampler="nutpie", warn=False)
+        fit(logistic_model, draws=10, tune=10, sampler="numpyro", warn=False)
+
+
+def test_nutpie_backend_gives_the_same_posterior(logistic_nuts, logistic_model):
+    """nutpie (a core dependency) and PyMC's NUTS agree within Monte Carlo error."""
+    other = fit(logistic_model, draws=1000, tune=500, sampler="nutpie", random_seed=3)
+    assert other.posterior.attrs["bayescore_method"] == "nuts"
+    for var in ("intercept", "coef"):
+        a, b = logistic_nuts.posterior[var], other.posterior[var]
+        assert a.dims == b.dims
+        # Difference of two posterior means in units of its Monte Carlo SE (ESS-based).
+        sd = a.std(("chain", "draw"))
+        se = np.sqrt(sd**2 / 400 + b.std(("chain", "draw")) ** 2 / 400)
+        z = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))) / se
+        assert float(z.max()) < 4
 
 
 @pytest.mark.parametrize(

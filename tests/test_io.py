@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,7 +51,7 @@ def test_save_of_bare_idata_loads_as_estimator(tmp_path):
     np.testing.assert_allclose(
         loaded.predict_proba(X), bs.predict_proba_draws(idata, X).mean(("chain", "draw"))
     )
-    assert "variational" in loaded.idata_.groups()
+    assert "variational" in loaded.idata_.children
 
 
 def test_failed_save_leaves_existing_file_intact(fitted, tmp_path, monkeypatch):
@@ -58,9 +64,9 @@ def test_failed_save_leaves_existing_file_intact(fitted, tmp_path, monkeypatch):
             fh.write(b"partial")
         raise OSError("disk full")
 
-    import arviz as az
+    import xarray as xr
 
-    monkeypatch.setattr(az.InferenceData, "to_netcdf", boom)
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", boom)
     with pytest.raises(OSError, match="disk full"):
         bs.save(clf, path)
     assert path.read_bytes() == before
@@ -99,3 +105,119 @@ def test_load_missing_file_and_save_unfitted(tmp_path):
         bs.save(bs.BayesianSoftmaxClassifier(), tmp_path / "x.nc")
     with pytest.raises(TypeError, match="takes a fitted bayescore estimator"):
         bs.save({"not": "a model"}, tmp_path / "x.nc")
+
+
+# ------------------------------------------------------------------ format and validation
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_file_from_the_previous_release_loads_and_predicts_the_same():
+    """A format-1 file written by bayescore 0.1 (PyMC 5.28, ArviZ 0.23) is migrated."""
+    iris = bs.load_dataset("iris")
+    loaded = bs.load(DATA / "v1_softmax_iris.nc")
+    assert isinstance(loaded, bs.BayesianSoftmaxClassifier)
+    assert loaded.classes_.tolist() == sorted(set(iris.y))
+    expected = np.loadtxt(DATA / "v1_softmax_iris_proba.txt")
+    np.testing.assert_allclose(loaded.predict_proba(iris.X.iloc[:5]), expected, rtol=1e-12)
+    assert int(loaded.idata_["posterior"].attrs["bayescore_format"]) == 2
+
+
+def _rewrite(path, edit):
+    """Load the tree behind a saved model, edit it, and write it back (no checks)."""
+    import xarray as xr
+
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        tree = tree.load().copy()
+    edit(tree)
+    path.unlink()
+    tree.to_netcdf(path, engine="h5netcdf")
+
+
+def test_file_from_a_newer_release_names_it(fitted, tmp_path):
+    clf, _ = fitted
+    path = bs.save(clf, tmp_path / "model.nc")
+
+    def newer(tree):
+        tree["posterior"].attrs.update({"bayescore_format": 99, "bayescore_version": "9.1"})
+
+    _rewrite(path, newer)
+    with pytest.raises(ValueError, match=r"made by bayescore 9\.1 in file format 99.*Upgrade"):
+        bs.load(path)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda t: t["constant_data"]["x_scale"].values.__setitem__(0, 0.0), "feature scales"),
+        (lambda t: t["posterior"]["coef"].values.__setitem__((0, 3, 1), np.nan), "NaN or inf"),
+        (lambda t: t["posterior"].attrs.__setitem__("bayescore_format", "x"), "format stamp"),
+        (lambda t: t["posterior"].attrs.__setitem__("bayescore_format", 0), "format 0"),
+    ],
+)
+def test_corrupt_contents_are_rejected(fitted, tmp_path, edit, match):
+    clf, _ = fitted
+    path = bs.save(clf, tmp_path / "model.nc")
+    _rewrite(path, edit)
+    with pytest.raises(ValueError, match=match):
+        bs.load(path)
+
+
+def test_save_keeps_the_mode_of_an_existing_file_and_follows_the_umask(fitted, tmp_path):
+    clf, _ = fitted
+    path = tmp_path / "model.nc"
+    old = os.umask(0o022)
+    try:
+        bs.save(clf, path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644  # new file: 0666 & ~umask
+        path.chmod(0o640)
+        bs.save(clf, path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640  # existing file keeps its mode
+    finally:
+        os.umask(old)
+
+
+def test_save_onto_a_symlink_writes_through_to_its_target(fitted, tmp_path):
+    clf, X = fitted
+    target = tmp_path / "real" / "model.nc"
+    target.parent.mkdir()
+    target.write_bytes(b"old contents")
+    link = tmp_path / "link.nc"
+    link.symlink_to(target)
+    written = bs.save(clf, link)
+    assert link.is_symlink() and written == target.resolve()
+    np.testing.assert_array_equal(bs.load(link).predict_proba(X), clf.predict_proba(X))
+
+
+def test_killed_save_leaves_the_old_file_and_the_next_save_cleans_up(fitted, tmp_path):
+    """kill -9 in the middle of a save: the old file loads, the temp file goes next time."""
+    clf, X = fitted
+    path = bs.save(clf, tmp_path / "model.nc")
+    before = path.read_bytes()
+    # A child process saves a large fit and is killed while the temporary file is written.
+    script = f"""
+import numpy as np, xarray as xr, bayescore as bs
+from bayescore._netcdf import write_fit
+clf = bs.load({str(path)!r})
+tree = clf.idata_.copy()
+big = np.random.default_rng(0).normal(size=(4_000_000, 8))
+tree["posterior"] = tree["posterior"].to_dataset().assign(big=(("big_row", "big_col"), big))
+print("writing", flush=True)
+write_fit(tree, {str(path)!r})
+"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().strip() == b"writing", proc.stderr.read().decode()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".model.nc.*")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    temps = list(tmp_path.glob(".model.nc.*"))
+    assert temps, "the child was killed before it started writing"
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(bs.load(path).predict_proba(X), clf.predict_proba(X))
+    bs.save(clf, path)  # the next save removes what the killed one left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.nc"]

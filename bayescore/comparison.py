@@ -15,18 +15,17 @@ model is truly better than model m.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from scipy.stats import norm
 
-from bayescore._names import CLASS, OBS
+from bayescore._names import CLASS, LOG_LIKELIHOOD, MODEL, OBS, POSTERIOR, as_idata
 from bayescore.scoring import Estimate, brier_score, posterior_predictive_nll
 
-__all__ = ["ParetoKWarning", "compare", "cross_validate", "loo", "loo_compare", "waic"]
-
-MODEL = "model"
+__all__ = ["WAIC", "ParetoKWarning", "compare", "cross_validate", "loo", "loo_compare", "waic"]
 
 
 class ParetoKWarning(UserWarning):
@@ -274,29 +273,30 @@ def _progress(results, total: int, show: bool):
             yield item
 
 
-def _with_log_likelihood(obj: Any) -> Any:
-    """InferenceData with a ``log_likelihood`` group computed by bayescore's own code."""
-    import arviz as az
-
+def _with_log_likelihood(obj: Any) -> xr.DataTree:
+    """A DataTree with a ``log_likelihood`` group computed by bayescore's own code."""
     from bayescore.predictive import log_likelihood_draws
 
-    idata = getattr(obj, "idata_", obj)
+    idata = as_idata(obj)
     ll = log_likelihood_draws(idata)
-    # A new container sharing the posterior: no deep copy of the fit's groups.
-    return az.InferenceData(
-        posterior=idata.posterior,
-        log_likelihood=xr.Dataset({"y": ll.drop_vars(OBS)}),
+    # A new tree sharing the posterior: no deep copy of the fit's groups.
+    return xr.DataTree.from_dict(
+        {
+            POSTERIOR: idata[POSTERIOR].to_dataset(),
+            LOG_LIKELIHOOD: xr.Dataset({"y": ll.drop_vars(OBS)}),
+        }
     )
 
 
 def _surface_pareto(elpd: Any) -> Any:
     k = np.asarray(getattr(elpd, "pareto_k", []))
-    bad = int(np.sum(k > 0.7))
+    good_k = float(getattr(elpd, "good_k", 0.7))
+    bad = int(np.sum(k > good_k))
     if bad:
         warnings.warn(
-            f"PSIS-LOO is unreliable for {bad} of {k.size} observations (Pareto k > 0.7): "
-            "those points are highly influential. Trust K-fold cross_validate instead, or "
-            "refit without them to check.",
+            f"PSIS-LOO is unreliable for {bad} of {k.size} observations (Pareto k > "
+            f"{good_k:.2f}): those points are highly influential. Trust K-fold "
+            "cross_validate instead, or refit without them to check.",
             ParetoKWarning,
             stacklevel=3,
         )
@@ -308,55 +308,94 @@ def loo(estimator_or_idata: Any, *, pointwise: bool = True) -> Any:
 
     Parameters
     ----------
-    estimator_or_idata : fitted bayescore estimator or InferenceData from bayescore.fit
+    estimator_or_idata : fitted bayescore estimator or DataTree from bayescore.fit
     pointwise : bool, default True
         Keep the per-observation elpd and Pareto k.
 
     Returns
     -------
-    arviz.ELPDData
-        ``elpd_loo`` (higher is better), ``se``, ``p_loo``, ``pareto_k``. Observations with
-        Pareto k > 0.7 raise a :class:`ParetoKWarning` in plain words.
+    arviz_stats.ELPDData
+        ``elpd`` (expected log pointwise predictive density, higher is better), ``se``,
+        ``p`` (effective number of parameters), ``elpd_i`` and ``pareto_k`` per observation,
+        ``good_k`` (the sample-size dependent Pareto k threshold). Observations above
+        ``good_k`` raise a :class:`ParetoKWarning` in plain words.
     """
-    import arviz as az
+    import arviz_stats
 
     idata = _with_log_likelihood(estimator_or_idata)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ArviZ's k warning, re-said below
-        result = az.loo(idata, pointwise=pointwise)
+        result = arviz_stats.loo(idata, pointwise=pointwise)
     return _surface_pareto(result)
 
 
-def waic(estimator_or_idata: Any, *, pointwise: bool = True) -> Any:
-    """WAIC from bayescore's own pointwise log-likelihood (see :func:`loo`)."""
-    import arviz as az
+@dataclass(frozen=True)
+class WAIC:
+    """Widely applicable information criterion on the log score (higher ``elpd`` is better).
 
-    idata = _with_log_likelihood(estimator_or_idata)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return az.waic(idata, pointwise=pointwise)
-
-
-def loo_compare(models: dict[str, Any], *, ic: str = "loo") -> Any:
-    """Compare fitted models by PSIS-LOO (or WAIC) with ArviZ's ``az.compare``.
-
-    The models must be fitted to the same training rows. Returns ArviZ's DataFrame
-    (rank, elpd, p, elpd difference with its SE, weight, warning).
+    Attributes
+    ----------
+    elpd, se : float
+        ``lppd - p`` and the SE of its pointwise terms (``sd * sqrt(N)``, as ArviZ).
+    p : float
+        Effective number of parameters: the summed posterior variance of the log-likelihood.
+    elpd_i : DataArray over ``obs``
+    warning : bool
+        True when some pointwise variance exceeds 0.4 (Vehtari, Gelman & Gabry 2017).
     """
-    import arviz as az
 
-    from bayescore._validation import check_choice
+    elpd: float
+    se: float
+    p: float
+    elpd_i: xr.DataArray
+    warning: bool
 
-    check_choice("ic", ic, ("loo", "waic"), "loo_compare")
+
+def waic(estimator_or_idata: Any) -> WAIC:
+    r"""WAIC from bayescore's own pointwise log-likelihood (see :func:`loo`).
+
+    .. math:: \mathrm{elpd}_\mathrm{WAIC} = \sum_n \Big[\log \frac1S \sum_s
+              p(y_n \mid \theta_s) - \mathrm{Var}_s \log p(y_n \mid \theta_s)\Big]
+
+    ArviZ 1.x dropped WAIC in favour of PSIS-LOO, which is more reliable; it is kept here
+    for comparison with published results.
+    """
+    from scipy.special import logsumexp
+
+    from bayescore.predictive import log_likelihood_draws
+
+    ll = log_likelihood_draws(as_idata(estimator_or_idata))
+    values = ll.values.reshape(-1, ll.sizes[OBS])
+    lppd_i = logsumexp(values, axis=0) - np.log(values.shape[0])
+    var_i = values.var(axis=0, ddof=1)
+    elpd_i = lppd_i - var_i
+    return WAIC(
+        elpd=float(elpd_i.sum()),
+        se=float(elpd_i.std(ddof=0) * np.sqrt(elpd_i.size)),
+        p=float(var_i.sum()),
+        elpd_i=xr.DataArray(elpd_i, dims=(OBS,), coords={OBS: ll[OBS].values}, name="elpd_i"),
+        warning=bool((var_i > 0.4).any()),
+    )
+
+
+def loo_compare(models: dict[str, Any]) -> Any:
+    """Compare fitted models by PSIS-LOO with arviz-stats' ``compare``.
+
+    The models must be fitted to the same training rows. Returns arviz-stats' DataFrame
+    (rank, elpd, p, elpd difference with its paired SE ``dse``, ``p_worse``, weight,
+    warnings).
+    """
+    import arviz_stats
+
     data = {name: _with_log_likelihood(m) for name, m in models.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ArviZ's own k warning, re-said below
-        table = az.compare(data, ic=ic)
-    flagged = [str(n) for n in table.index[table["warning"].astype(bool)]]
+        table = arviz_stats.compare(data)
+    flagged = [str(n) for n in table.index[table["diag_elpd"].astype(str).str.len() > 0]]
     if flagged:
         warnings.warn(
-            f"{ic.upper()} is unreliable for model(s) {flagged} (Pareto k > 0.7 or WAIC "
-            "variance warnings): prefer K-fold cross_validate for these.",
+            f"LOO is unreliable for model(s) {flagged} (high Pareto k): prefer K-fold "
+            "cross_validate for these.",
             ParetoKWarning,
             stacklevel=2,
         )
