@@ -121,7 +121,8 @@ def encode_classes(y: Any, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
 class Standardization:
     """Training mean and population sd (ddof=0) of each feature.
 
-    Constant columns keep scale 1 so they stay unscaled (SPEC §3).
+    Constant columns (all values equal) keep scale 1 so they stay unscaled (SPEC §3). Exact
+    for features of any finite size, from 1e-300 to 1e300.
 
     Examples
     --------
@@ -138,11 +139,17 @@ class Standardization:
     @classmethod
     def fit(cls, X: np.ndarray) -> Standardization:
         """Compute the statistics from a validated training matrix."""
-        mean = X.mean(axis=0)
-        sd = X.std(axis=0, ddof=0)
-        # A column is constant when its spread is at rounding level relative to its size.
-        constant = sd <= 1e-12 * np.maximum(1.0, np.abs(mean))
-        return cls(mean=mean, scale=np.where(constant, 1.0, sd))
+        # Scale each column by its largest magnitude first, so that features of size 1e300
+        # do not overflow the sum of squares and features of size 1e-300 do not underflow
+        # it: mean and sd are then exact for any finite scale.
+        size = np.abs(X).max(axis=0)
+        size = np.where(size > 0, size, 1.0)
+        unit = X / size
+        mean = unit.mean(axis=0) * size
+        sd = unit.std(axis=0, ddof=0) * size
+        # A column is constant only when all its values are equal, however small they are.
+        constant = X.max(axis=0) == X.min(axis=0)
+        return cls(mean=mean, scale=np.where(constant | ~(sd > 0), 1.0, sd))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Return ``(X - mean) / scale``."""

@@ -18,13 +18,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from bayescore._families import family
 from bayescore._names import (
     ATTR_ESTIMATOR,
     ATTR_FEATURE_NAMES,
     ATTR_KIND,
     ATTR_PARAMS,
     CHAIN,
-    CLASS,
     CONSTANT_DATA,
     DRAW,
     FEATURE,
@@ -33,6 +33,7 @@ from bayescore._names import (
 )
 from bayescore._netcdf import write_fit
 from bayescore._validation import check_finite
+from bayescore.predictive import PosteriorPredictor
 
 __all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier", "estimator_for_kind"]
 
@@ -44,16 +45,15 @@ def _as_sklearn_input(X: Any) -> Any:
     return X
 
 
-def _precheck_finite(X: Any) -> None:
-    """Name the first NaN/inf row (scikit-learn's message does not say where it is)."""
-    arr = np.asarray(X)
-    if arr.dtype.kind == "O":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            return  # non-numeric input: scikit-learn's validation gives the standard error
-    if arr.dtype.kind == "f":
-        check_finite(arr, "X")
+def _rows(estimator: Any, X: Any, y: Any = None, reset: bool = False) -> Any:
+    """X (and y) validated once: scikit-learn's checks, then ours naming the first NaN/inf."""
+    X = _as_sklearn_input(X)
+    index = getattr(X, "index", None)
+    if y is None:
+        X_arr = validate_data(estimator, X, reset=reset, dtype="numeric", ensure_all_finite=False)
+        return check_finite(X_arr, "X"), None if index is None else np.asarray(index)
+    X_arr, y_arr = validate_data(estimator, X, y, dtype="numeric", ensure_all_finite=False)
+    return check_finite(X_arr, "X"), y_arr
 
 
 class _BayesianClassifier(ClassifierMixin, BaseEstimator):
@@ -92,30 +92,25 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         from bayescore.inference import fit as fit_model
-        from bayescore.models import build_model
+        from bayescore.models import build_from_spec, make_spec
 
-        X = _as_sklearn_input(X)
-        if y is not None:
-            _precheck_finite(X)
-        X_arr, y_arr = validate_data(self, X, y, dtype="numeric")
+        X_arr, y_arr = _rows(self, X, y, reset=True)
         check_classification_targets(y_arr)
-        classes = np.unique(y_arr)
+        classes, y_idx = np.unique(y_arr, return_inverse=True)
         if classes.size < 2:
             raise ValueError(
                 f"y must contain at least 2 classes; got 1 class ({classes[0]!r}). "
                 "A classifier needs samples of at least 2 classes in the data."
             )
-        if self._kind == "logistic" and classes.size != 2:
-            raise ValueError(
-                "Only binary classification is supported. The type of the target is "
-                f"multiclass: y has {classes.size} classes ({classes.tolist()!r}). Use "
-                "BayesianSoftmaxClassifier for more classes."
-            )
-        names = getattr(self, "feature_names_in_", None)
-        X_model = X_arr if names is None else _frame(X_arr, names)
-        model = build_model(
-            X_model, y_arr, kind=self._kind, classes=classes, **self._model_kwargs()
+        spec = make_spec(
+            X_arr,
+            y_idx.astype(np.int64),
+            classes,
+            kind=self._kind,
+            feature_names=getattr(self, "feature_names_in_", None),
+            **self._model_kwargs(),
         )
+        model = build_from_spec(spec)
         idata = fit_model(
             model,
             method=self.method,
@@ -168,23 +163,10 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         self.idata_ = idata
         self.classes_ = classes
         post = idata[POSTERIOR]
-        coef = post["coef_original"].mean((CHAIN, DRAW))
-        intercept = post["intercept_original"].mean((CHAIN, DRAW))
-        if self._kind == "logistic":
-            self.coef_ = coef.values[None, :]
-            self.intercept_ = np.atleast_1d(intercept.values)
-        else:
-            self.coef_ = coef.transpose(CLASS, FEATURE).values
-            self.intercept_ = intercept.values
-
-    def _validated(self, X: Any) -> Any:
-        check_is_fitted(self, "idata_")
-        X = _as_sklearn_input(X)
-        _precheck_finite(X)
-        X_arr = validate_data(self, X, reset=False, dtype="numeric")
-        names = getattr(self, "feature_names_in_", None)
-        index = getattr(X, "index", None)
-        return _frame(X_arr, names, index) if (names is not None or index is not None) else X_arr
+        self.coef_, self.intercept_ = family(self._kind).point_coefficients(
+            post["coef_original"].mean((CHAIN, DRAW)),
+            post["intercept_original"].mean((CHAIN, DRAW)),
+        )
 
     def predict_proba_draws(self, X: Any) -> xr.DataArray:
         """Class probabilities for each posterior draw.
@@ -196,12 +178,12 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         DataArray
-            Dims ``(chain, draw, obs, class)`` with ``class`` coord ``classes_``.
+            Dims ``(chain, draw, obs, class)`` with ``class`` coord ``classes_`` and ``obs``
+            coord the DataFrame's index (else ``0 .. n_obs - 1``).
         """
-        from bayescore.predictive import predict_proba_draws
-
-        X = self._validated(X)
-        return predict_proba_draws(self.idata_, X)
+        check_is_fitted(self, "idata_")
+        X_arr, index = _rows(self, X)
+        return PosteriorPredictor(self.idata_).proba(X_arr, index)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior predictive mean probabilities, shape (n_obs, n_classes)."""
@@ -210,10 +192,9 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log of :meth:`predict_proba`, computed in log space (log-mean-exp over draws)."""
-        from bayescore.predictive import predict_logits_draws
-
-        X = self._validated(X)
-        logits = predict_logits_draws(self.idata_, X).values
+        check_is_fitted(self, "idata_")
+        X_arr, _ = _rows(self, X)
+        logits = PosteriorPredictor(self.idata_).logits(X_arr).values
         logp = logits - logsumexp(logits, axis=-1, keepdims=True)
         n_draws = logp.shape[0] * logp.shape[1]
         return logsumexp(logp.reshape((n_draws,) + logp.shape[2:]), axis=0) - np.log(n_draws)
@@ -245,13 +226,6 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
             attrs[ATTR_FEATURE_NAMES] = json.dumps([str(n) for n in names])
         tree[POSTERIOR].attrs.update(attrs)
         return write_fit(tree, path)
-
-
-def _frame(X_arr: np.ndarray, names: Any, index: Any = None) -> Any:
-    import pandas as pd
-
-    columns = None if names is None else list(names)
-    return pd.DataFrame(X_arr, columns=columns, index=index)
 
 
 _PARAMS_DOC = """

@@ -17,7 +17,6 @@ import functools
 import importlib.util
 import json
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from bayescore._families import family
 from bayescore._names import (
     ATTR_FREE_VARS,
     ATTR_KIND,
@@ -131,10 +131,8 @@ def _q_moments(approx: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _gaussian_prior_sd(spec: ModelSpec | None, ordering: dict) -> np.ndarray | None:
     """Prior sd per flat coordinate when every prior is a proper, untransformed Normal."""
-    if spec is None or spec.prior != "normal" or spec.flat_intercept:
+    if spec is None or not family(spec.kind).closed_form_kl(spec):
         return None
-    if spec.kind == "softmax" and spec.coding != "reference":
-        return None  # ZeroSumNormal lives in a transformed space: use Monte Carlo.
     size = sum(info[1].stop - info[1].start for info in ordering.values())
     sd = np.empty(size)
     for name, info in ordering.items():

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescore._names import CLASS, FEATURE, FREE_CLASS, OBS
+from bayescore._families import FAMILIES, family
+from bayescore._names import CLASS, FEATURE, OBS
 from bayescore._pymc import import_pymc
 from bayescore._validation import check_choice, check_int, check_positive, encode_labels
 from bayescore.data import Standardization, encode_classes, feature_names_of, validate_X
@@ -27,9 +28,9 @@ from bayescore.data import Standardization, encode_classes, feature_names_of, va
 if TYPE_CHECKING:
     import pymc as pm
 
-__all__ = ["KINDS", "ModelSpec", "build_from_spec", "build_model", "model_spec"]
+__all__ = ["KINDS", "ModelSpec", "build_from_spec", "build_model", "make_spec", "model_spec"]
 
-KINDS = ("logistic", "softmax")
+KINDS = tuple(FAMILIES)
 PRIORS = ("normal", "student_t")
 CODINGS = ("reference", "zerosum")
 
@@ -91,18 +92,6 @@ def model_spec(model: pm.Model) -> ModelSpec | None:
     return getattr(model, "_bayescore_spec", None)
 
 
-def _prior(pm: Any, name: str, spec: ModelSpec, scale: float, dims: Any) -> Any:
-    if spec.prior == "student_t":
-        return pm.StudentT(name, nu=spec.prior_nu, mu=0.0, sigma=scale, dims=dims)
-    return pm.Normal(name, mu=0.0, sigma=scale, dims=dims)
-
-
-def _intercept(pm: Any, name: str, spec: ModelSpec, dims: Any) -> Any:
-    if spec.flat_intercept:
-        return pm.Flat(name, dims=dims)
-    return pm.Normal(name, mu=0.0, sigma=spec.intercept_prior_scale, dims=dims)
-
-
 def build_from_spec(spec: ModelSpec, batch_size: int | None = None) -> pm.Model:
     """Build the PyMC model for ``spec``; with ``batch_size`` the likelihood is minibatched.
 
@@ -112,14 +101,11 @@ def build_from_spec(spec: ModelSpec, batch_size: int | None = None) -> pm.Model:
     pm = import_pymc()
     import pytensor.tensor as pt
 
+    fam = family(spec.kind)
     n_obs, _ = spec.X.shape
-    coords: dict[str, Any] = {FEATURE: spec.feature_names.tolist()}
+    coords: dict[str, Any] = {FEATURE: spec.feature_names.tolist(), **fam.coords(spec)}
     if batch_size is None:
         coords[OBS] = np.arange(n_obs)
-    if spec.kind == "softmax":
-        coords[CLASS] = spec.classes.tolist()
-        if spec.coding == "reference":
-            coords[FREE_CLASS] = spec.classes[1:].tolist()
 
     with pm.Model(coords=coords) as model:
         x_mean = pm.Data("x_mean", spec.standardization.mean, dims=FEATURE)
@@ -135,44 +121,17 @@ def build_from_spec(spec: ModelSpec, batch_size: int | None = None) -> pm.Model:
             )
             obs_kwargs = {"total_size": n_obs}
         Xs = (X - x_mean) / x_scale
-
-        if spec.kind == "logistic":
-            intercept = _intercept(pm, "intercept", spec, None)
-            coef = _prior(pm, "coef", spec, spec.prior_scale, FEATURE)
-            eta = intercept + pt.dot(Xs, coef)
-            pm.Bernoulli("y", logit_p=eta, observed=y_obs, **obs_kwargs)
-            pm.Deterministic("coef_original", coef / x_scale, dims=FEATURE)
-            pm.Deterministic("intercept_original", intercept - pt.sum(coef * x_mean / x_scale))
-        else:
-            if spec.coding == "zerosum":
-                intercept = pm.ZeroSumNormal(
-                    "intercept", sigma=spec.intercept_prior_scale, dims=CLASS
-                )
-                coef = pm.ZeroSumNormal(
-                    "coef", sigma=spec.prior_scale, dims=(FEATURE, CLASS), n_zerosum_axes=1
-                )
-            else:
-                # First class is the reference: its logit is fixed at 0, which makes the
-                # remaining K - 1 columns identified.
-                a_free = _intercept(pm, "intercept_free", spec, FREE_CLASS)
-                b_free = _prior(pm, "coef_free", spec, spec.prior_scale, (FEATURE, FREE_CLASS))
-                n_feat = spec.X.shape[1]
-                intercept = pm.Deterministic(
-                    "intercept", pt.concatenate([pt.zeros(1), a_free]), dims=CLASS
-                )
-                coef = pm.Deterministic(
-                    "coef",
-                    pt.concatenate([pt.zeros((n_feat, 1)), b_free], axis=1),
-                    dims=(FEATURE, CLASS),
-                )
-            eta = intercept + pt.dot(Xs, coef)
-            pm.Categorical("y", logit_p=eta, observed=y_obs, **obs_kwargs)
-            pm.Deterministic("coef_original", coef / x_scale[:, None], dims=(FEATURE, CLASS))
-            pm.Deterministic(
-                "intercept_original",
-                intercept - pt.sum(coef * (x_mean / x_scale)[:, None], axis=0),
-                dims=CLASS,
-            )
+        intercept, coef = fam.define(pm, pt, spec, Xs, y_obs, obs_kwargs)
+        # Coefficients on the original feature scale: x beta_s = ((x - m) / s) beta_s.
+        scale = x_scale if coef.ndim == 1 else x_scale[:, None]
+        centre = (x_mean / x_scale) if coef.ndim == 1 else (x_mean / x_scale)[:, None]
+        dims = FEATURE if coef.ndim == 1 else (FEATURE, CLASS)
+        pm.Deterministic("coef_original", coef / scale, dims=dims)
+        pm.Deterministic(
+            "intercept_original",
+            intercept - pt.sum(coef * centre, axis=0),
+            dims=None if coef.ndim == 1 else CLASS,
+        )
     model._bayescore_spec = spec
     return model
 
@@ -189,6 +148,7 @@ def build_model(
     flat_intercept: bool = False,
     coding: str = "reference",
     classes: Any = None,
+    feature_names: Any = None,
     batch_size: int | None = None,
 ) -> pm.Model:
     r"""Build a Bayesian logistic or softmax regression as a :class:`pymc.Model`.
@@ -223,6 +183,9 @@ def build_model(
         coefficients with :class:`pymc.ZeroSumNormal` (Normal prior only).
     classes : array-like, optional
         Class order to use instead of the sorted unique labels of ``y``.
+    feature_names : sequence of str, optional
+        Names of the columns (default: a DataFrame's columns, a DataArray's ``feature``
+        coordinate, else ``x0, x1, ...``).
     batch_size : int, optional
         Build a minibatch likelihood (:class:`pymc.Minibatch`, scaled by ``total_size``)
         for ADVI on large data. Usually set through :func:`bayescore.fit`.
@@ -247,49 +210,92 @@ def build_model(
     >>> sorted(v.name for v in model.free_RVs)
     ['coef', 'intercept']
     """
-    check_choice("kind", kind, KINDS, "build_model")
-    check_choice("prior", prior, PRIORS, "build_model")
-    check_choice("coding", coding, CODINGS, "build_model")
-    check_positive("prior_scale", prior_scale, func="build_model")
-    check_positive("intercept_prior_scale", intercept_prior_scale, func="build_model")
-    check_positive("prior_nu", prior_nu, func="build_model")
     if batch_size is not None:
         check_int("batch_size", batch_size, min_value=1, func="build_model")
-    if coding == "zerosum" and (prior != "normal" or flat_intercept):
-        raise ValueError(
-            "coding='zerosum' uses pm.ZeroSumNormal, which needs prior='normal' and "
-            f"flat_intercept=False; got prior={prior!r}, flat_intercept={flat_intercept!r}."
-        )
     X_arr = validate_X(X)
     if classes is None:
         y_idx, classes_arr = encode_classes(y)
     else:
         classes_arr = np.asarray(classes)
         y_idx = encode_labels(y, classes_arr)
-    if y_idx.shape[0] != X_arr.shape[0]:
-        raise ValueError(
-            f"Shape mismatch: X has {X_arr.shape[0]} rows but y has {y_idx.shape[0]} labels."
-        )
-    if kind == "logistic" and len(classes_arr) != 2:
-        raise ValueError(
-            f"kind='logistic' needs exactly 2 classes; y has {len(classes_arr)} "
-            f"({classes_arr.tolist()!r}). Use kind='softmax' for more."
-        )
-    names = feature_names_of(X)
-    if names is None:
-        names = np.asarray([f"x{i}" for i in range(X_arr.shape[1])], dtype=object)
-    spec = ModelSpec(
+    if feature_names is None:
+        feature_names = feature_names_of(X)
+    spec = make_spec(
+        X_arr,
+        y_idx,
+        classes_arr,
         kind=kind,
-        classes=classes_arr,
+        feature_names=feature_names,
+        prior_scale=prior_scale,
+        intercept_prior_scale=intercept_prior_scale,
+        prior=prior,
+        prior_nu=prior_nu,
+        flat_intercept=flat_intercept,
+        coding=coding,
+    )
+    return build_from_spec(spec, batch_size=batch_size)
+
+
+def make_spec(
+    X: np.ndarray,
+    y_idx: np.ndarray,
+    classes: np.ndarray,
+    *,
+    kind: str = "logistic",
+    feature_names: Any = None,
+    prior_scale: float = 2.5,
+    intercept_prior_scale: float = 2.5,
+    prior: str = "normal",
+    prior_nu: float = 3.0,
+    flat_intercept: bool = False,
+    coding: str = "reference",
+) -> ModelSpec:
+    """A :class:`ModelSpec` from validated arrays: float ``X`` and class indices ``y_idx``.
+
+    :func:`build_model` validates user input and calls this; the estimators call it on the
+    arrays that scikit-learn's validation returned, so ``X`` is validated once per fit. The
+    prior settings are checked here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spec = make_spec(np.eye(3), np.array([0, 1, 1]), np.array(["a", "b"]))
+    >>> spec.kind, spec.feature_names.tolist()
+    ('logistic', ['x0', 'x1', 'x2'])
+    """
+    check_choice("kind", kind, KINDS, "build_model")
+    check_choice("prior", prior, PRIORS, "build_model")
+    check_choice("coding", coding, CODINGS, "build_model")
+    check_positive("prior_scale", prior_scale, func="build_model")
+    check_positive("intercept_prior_scale", intercept_prior_scale, func="build_model")
+    check_positive("prior_nu", prior_nu, func="build_model")
+    if coding == "zerosum" and (prior != "normal" or flat_intercept):
+        raise ValueError(
+            "coding='zerosum' uses pm.ZeroSumNormal, which needs prior='normal' and "
+            f"flat_intercept=False; got prior={prior!r}, flat_intercept={flat_intercept!r}."
+        )
+    if y_idx.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"Shape mismatch: X has {X.shape[0]} rows but y has {y_idx.shape[0]} labels."
+        )
+    family(kind).check_classes(classes)
+    if feature_names is None:
+        names = np.asarray([f"x{i}" for i in range(X.shape[1])], dtype=object)
+    else:
+        names = np.asarray([str(n) for n in feature_names], dtype=object)
+        if names.shape != (X.shape[1],):
+            raise ValueError(f"feature_names has {names.size} names for X's {X.shape[1]} columns.")
+    return ModelSpec(
+        kind=kind,
+        classes=np.asarray(classes),
         feature_names=names,
-        standardization=Standardization.fit(X_arr),
+        standardization=Standardization.fit(X),
         prior=prior,
         prior_scale=float(prior_scale),
         intercept_prior_scale=float(intercept_prior_scale),
         prior_nu=float(prior_nu),
         flat_intercept=bool(flat_intercept),
         coding=coding,
-        X=X_arr,
+        X=X,
         y=y_idx,
     )
-    return build_from_spec(spec, batch_size=batch_size)

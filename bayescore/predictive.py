@@ -8,19 +8,19 @@ with no ``pm.sample_posterior_predictive`` round trip, so it needs neither PyMC 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.special import expit, log_expit, softmax
 
+from bayescore._families import FAMILIES
 from bayescore._names import (
     ATTR_KIND,
     CHAIN,
     CLASS,
     CONSTANT_DATA,
     DRAW,
-    FEATURE,
     OBS,
     OBSERVED_DATA,
     POSTERIOR,
@@ -30,15 +30,38 @@ from bayescore._names import (
 from bayescore._validation import check_int, encode_labels
 from bayescore.data import validate_X
 
-__all__ = ["log_likelihood_draws", "predict_logits_draws", "predict_proba_draws"]
+__all__ = [
+    "PosteriorPredictor",
+    "log_likelihood_draws",
+    "predict_logits_draws",
+    "predict_proba_draws",
+]
 
 #: Elements per chunk of the (draws, obs, class) logits: ~32 MB of float64, cache-friendly
 #: enough and small beside the output.
 _CHUNK_ELEMENTS = 1 << 22
 
 
-class _Posterior:
-    """The pieces of a bayescore fit needed to predict: draws, standardisation, classes."""
+class PosteriorPredictor:
+    """Predictions from a bayescore fit for rows that are already validated.
+
+    The public functions below validate ``X`` and call this; the estimators validate ``X``
+    once with scikit-learn and call it directly, passing the row labels they found.
+
+    Parameters
+    ----------
+    idata_or_estimator : DataTree or fitted estimator
+        From :func:`bayescore.fit` on a :func:`bayescore.build_model` model.
+
+    Examples
+    --------
+    >>> import numpy as np, bayescore as bs
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 2)); y = np.where(X[:, 0] > 0, "yes", "no")
+    >>> idata = bs.fit(bs.build_model(X, y), "advi", draws=20, random_seed=0, warn=False)
+    >>> PosteriorPredictor(idata).proba(X[:3]).sizes["class"]
+    2
+    """
 
     def __init__(self, idata_or_estimator: Any) -> None:
         idata = as_idata(idata_or_estimator)
@@ -48,50 +71,41 @@ class _Posterior:
                 f"bayescore.fit; got {type(idata_or_estimator).__name__} without "
                 "posterior/constant_data groups."
             )
-        post, const = idata[POSTERIOR], idata[CONSTANT_DATA]
-        self.kind = post.attrs.get(ATTR_KIND)
+        post, const = idata[POSTERIOR].to_dataset(), idata[CONSTANT_DATA]
+        kind = post.attrs.get(ATTR_KIND)
         missing = [v for v in ("intercept", "coef") if v not in post]
         missing += [v for v in ("x_mean", "x_scale", "classes") if v not in const]
-        if self.kind not in ("logistic", "softmax") or missing:
+        if kind not in FAMILIES or missing:
             raise ValueError(
                 "This DataTree was not made by bayescore.fit on a bayescore model "
-                f"(kind={self.kind!r}, missing {missing}); predictions need its posterior "
+                f"(kind={kind!r}, missing {missing}); predictions need its posterior "
                 "'intercept'/'coef' and the stored standardisation."
             )
         self.idata = idata
-        self.chains = post.sizes[CHAIN]
-        self.draws = post.sizes[DRAW]
+        self.family = FAMILIES[kind]
+        self.chain_coord = post[CHAIN].values
+        self.draw_coord = post[DRAW].values
         self.mean = np.asarray(const["x_mean"].values, dtype=np.float64)
         self.scale = np.asarray(const["x_scale"].values, dtype=np.float64)
         self.classes = np.asarray(const["classes"].values)
-        n_draws = self.chains * self.draws
-        coef = post["coef"]
-        intercept = post["intercept"]
-        if self.kind == "logistic":
-            # A 2-class problem as logits (0, eta): class 0 is the reference.
-            self.intercept = intercept.values.reshape(n_draws)[:, None] * np.array([0.0, 1.0])
-            beta = coef.transpose(CHAIN, DRAW, FEATURE).values.reshape(n_draws, -1)
-            self.coef = beta[:, :, None] * np.array([0.0, 1.0])
-        else:
-            self.intercept = intercept.transpose(CHAIN, DRAW, CLASS).values.reshape(n_draws, -1)
-            self.coef = coef.transpose(CHAIN, DRAW, FEATURE, CLASS).values.reshape(
-                n_draws, self.mean.size, -1
-            )
+        self.intercept, self.coef = self.family.linear_draws(post)
 
     @property
     def n_features(self) -> int:
+        """Number of features the model was fitted with."""
         return int(self.mean.size)
 
-    def standardise(self, X: Any) -> np.ndarray:
-        X_arr = validate_X(X)
-        if X_arr.shape[1] != self.n_features:
+    def _standardise(self, X: np.ndarray) -> np.ndarray:
+        if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(
-                f"X has {X_arr.shape[1]} features, but the model was fitted with "
-                f"{self.n_features} features."
+                f"X has {X.shape[-1] if X.ndim else 0} features, but the model was fitted "
+                f"with {self.n_features} features."
             )
-        return (X_arr - self.mean) / self.scale
+        return (X - self.mean) / self.scale
 
-    def logits_chunks(self, Xs: np.ndarray, chunk_size: int | None):
+    def _logits_chunks(
+        self, Xs: np.ndarray, chunk_size: int | None
+    ) -> Iterator[tuple[slice, np.ndarray]]:
         """Yield ``(slice, logits)`` with logits of shape (draws_in_chunk, obs, class)."""
         n_draws = self.intercept.shape[0]
         n_obs, k = Xs.shape[0], self.intercept.shape[1]
@@ -103,21 +117,13 @@ class _Posterior:
             logits += self.intercept[sl][:, None, :]
             yield sl, logits
 
-    def obs_coord(self, X: Any, n_obs: int) -> np.ndarray:
-        index = getattr(X, "index", None)
-        if index is not None and len(index) == n_obs:
-            return np.asarray(index)
-        if hasattr(X, "coords") and OBS in getattr(X, "coords", {}):
-            return np.asarray(X.coords[OBS].values)
-        return np.arange(n_obs)
-
-    def wrap(self, values: np.ndarray, X: Any, with_class: bool, name: str) -> xr.DataArray:
+    def _wrap(self, values: np.ndarray, obs: Any, with_class: bool, name: str) -> xr.DataArray:
         n_obs = values.shape[1]
-        shape = (self.chains, self.draws) + values.shape[1:]
+        shape = (self.chain_coord.size, self.draw_coord.size) + values.shape[1:]
         coords: dict[str, Any] = {
-            CHAIN: self.idata[POSTERIOR][CHAIN].values,
-            DRAW: self.idata[POSTERIOR][DRAW].values,
-            OBS: self.obs_coord(X, n_obs),
+            CHAIN: self.chain_coord,
+            DRAW: self.draw_coord,
+            OBS: np.arange(n_obs) if obs is None else np.asarray(obs),
         }
         dims: tuple[str, ...] = (CHAIN, DRAW, OBS)
         if with_class:
@@ -128,8 +134,48 @@ class _Posterior:
             dims=dims,
             coords=coords,
             name=name,
-            attrs={"model": self.kind, "n_draws": self.chains * self.draws},
+            attrs={"model": self.family.name, "n_draws": int(values.shape[0])},
         )
+
+    def logits(
+        self, X: np.ndarray, obs: Any = None, chunk_size: int | None = None
+    ) -> xr.DataArray:
+        """Logits ``(chain, draw, obs, class)`` of validated float rows ``X``."""
+        Xs = self._standardise(X)
+        out = np.empty((self.intercept.shape[0], Xs.shape[0], self.classes.size))
+        for sl, logits in self._logits_chunks(Xs, chunk_size):
+            out[sl] = logits
+        return self._wrap(out, obs, with_class=True, name="logits")
+
+    def proba(self, X: np.ndarray, obs: Any = None, chunk_size: int | None = None) -> xr.DataArray:
+        """Probabilities ``(chain, draw, obs, class)`` of validated float rows ``X``."""
+        Xs = self._standardise(X)
+        out = np.empty((self.intercept.shape[0], Xs.shape[0], self.classes.size))
+        for sl, logits in self._logits_chunks(Xs, chunk_size):
+            self.family.probs(logits, out[sl])
+        return self._wrap(out, obs, with_class=True, name="probs")
+
+    def log_likelihood(
+        self, X: np.ndarray, y_idx: np.ndarray, obs: Any = None, chunk_size: int | None = None
+    ) -> xr.DataArray:
+        """``log p(y_n | theta_s)`` ``(chain, draw, obs)`` of validated rows and indices."""
+        Xs = self._standardise(X)
+        if y_idx.shape[0] != Xs.shape[0]:
+            raise ValueError(
+                f"Shape mismatch: X has {Xs.shape[0]} rows but y has {y_idx.shape[0]} labels."
+            )
+        out = np.empty((self.intercept.shape[0], Xs.shape[0]))
+        for sl, logits in self._logits_chunks(Xs, chunk_size):
+            out[sl] = self.family.log_likelihood(logits, y_idx)
+        return self._wrap(out, obs, with_class=False, name="log_likelihood")
+
+
+def _rows(X: Any) -> tuple[np.ndarray, Any]:
+    """Validated float rows of ``X`` and its row labels (DataFrame index, ``obs`` coord)."""
+    index = getattr(X, "index", None)
+    if index is None and isinstance(X, xr.DataArray) and OBS in X.coords:
+        index = X.coords[OBS].values
+    return validate_X(X), None if index is None else np.asarray(index)
 
 
 def _check_chunk(chunk_size: int | None) -> int | None:
@@ -157,12 +203,8 @@ def predict_logits_draws(idata: Any, X: Any, *, chunk_size: int | None = None) -
     DataArray
         Dims ``(chain, draw, obs, class)``.
     """
-    post = _Posterior(idata)
-    Xs = post.standardise(X)
-    out = np.empty((post.intercept.shape[0], Xs.shape[0], post.classes.size))
-    for sl, logits in post.logits_chunks(Xs, _check_chunk(chunk_size)):
-        out[sl] = logits
-    return post.wrap(out, X, with_class=True, name="logits")
+    X_arr, obs = _rows(X)
+    return PosteriorPredictor(idata).logits(X_arr, obs, _check_chunk(chunk_size))
 
 
 def predict_proba_draws(idata: Any, X: Any, *, chunk_size: int | None = None) -> xr.DataArray:
@@ -201,17 +243,8 @@ def predict_proba_draws(idata: Any, X: Any, *, chunk_size: int | None = None) ->
     >>> probs.dims, probs["class"].values.tolist()
     (('chain', 'draw', 'obs', 'class'), ['no', 'yes'])
     """
-    post = _Posterior(idata)
-    Xs = post.standardise(X)
-    out = np.empty((post.intercept.shape[0], Xs.shape[0], post.classes.size))
-    for sl, logits in post.logits_chunks(Xs, _check_chunk(chunk_size)):
-        if post.kind == "logistic":
-            eta = logits[..., 1]
-            out[sl, :, 1] = expit(eta)
-            out[sl, :, 0] = expit(-eta)
-        else:
-            out[sl] = softmax(logits, axis=-1)
-    return post.wrap(out, X, with_class=True, name="probs")
+    X_arr, obs = _rows(X)
+    return PosteriorPredictor(idata).proba(X_arr, obs, _check_chunk(chunk_size))
 
 
 def log_likelihood_draws(
@@ -246,31 +279,14 @@ def log_likelihood_draws(
     >>> bool((bs.log_likelihood_draws(idata) <= 0).all())
     True
     """
-    post = _Posterior(idata)
+    predictor = PosteriorPredictor(idata)
     if (X is None) != (y is None):
         raise ValueError("Pass both X and y, or neither (to use the training data).")
     if X is None:
-        X = post.idata[CONSTANT_DATA]["X"].values
-        y_idx = np.asarray(post.idata[OBSERVED_DATA]["y"].values, dtype=np.int64)
+        X_arr = np.asarray(predictor.idata[CONSTANT_DATA]["X"].values, dtype=np.float64)
+        y_idx = np.asarray(predictor.idata[OBSERVED_DATA]["y"].values, dtype=np.int64)
+        obs = None
     else:
-        y_idx = encode_labels(y, post.classes, name="y")
-    Xs = post.standardise(X)
-    if y_idx.shape[0] != Xs.shape[0]:
-        raise ValueError(
-            f"Shape mismatch: X has {Xs.shape[0]} rows but y has {y_idx.shape[0]} labels."
-        )
-    out = np.empty((post.intercept.shape[0], Xs.shape[0]))
-    rows = np.arange(Xs.shape[0])
-    for sl, logits in post.logits_chunks(Xs, _check_chunk(chunk_size)):
-        if post.kind == "logistic":
-            sign = np.where(y_idx == 1, 1.0, -1.0)
-            out[sl] = log_expit(sign * logits[..., 1])
-        else:
-            # log p(y) = -log sum_k exp(z_k - z_y): stable after subtracting the row max of
-            # z - z_y (>= 0), and cheaper than a full log_softmax followed by a gather.
-            diff = logits - logits[:, rows, y_idx][..., None]
-            top = diff.max(axis=-1)
-            np.subtract(diff, top[..., None], out=diff)
-            np.exp(diff, out=diff)
-            out[sl] = -(top + np.log(diff.sum(axis=-1)))
-    return post.wrap(out, X, with_class=False, name="log_likelihood")
+        X_arr, obs = _rows(X)
+        y_idx = encode_labels(y, predictor.classes, name="y")
+    return predictor.log_likelihood(X_arr, y_idx, obs, _check_chunk(chunk_size))
