@@ -3,7 +3,9 @@
 NUTS fits are judged by current ArviZ/Stan guidance (Vehtari et al., 2021): rank-normalised
 split R-hat < 1.01, bulk and tail ESS > 100 per chain, no divergences, E-BFMI > 0.3 in every
 chain, and few transitions hitting the maximum tree depth. ADVI fits are judged by whether
-the ELBO had stopped changing (relative change of the windowed mean below the tolerance).
+the optimiser converged and, independently, by the Pareto k-hat of the importance ratios
+``log p(theta, y) - log q(theta)`` over draws from q (Yao, Vehtari, Simpson & Gelman 2018):
+above 0.7 the approximation is not a usable stand-in for the posterior.
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ _ADVICE = {
     "learning_rate, or use method='nuts' for exact inference",
     "elbo_relative_change": "the ELBO was still changing: run longer, lower learning_rate, or "
     "use method='nuts'",
+    "pareto_k": "the approximation is far from the posterior (importance ratios p/q are "
+    "heavy-tailed): use method='nuts', or method='fullrank_advi' if a mean-field fit missed "
+    "correlations between parameters",
 }
 
 
@@ -148,12 +153,16 @@ def _nuts_checks(
     return rows
 
 
-def _vi_checks(idata: Any, elbo_tol: float) -> list[tuple[str, float, str, float]]:
+def _vi_checks(
+    idata: Any, elbo_tol: float, k_max: float
+) -> list[tuple[str, float, str, float]]:
     vi = idata[VARIATIONAL]
     tol = float(vi.attrs.get("tol", elbo_tol))
     rows = [
         ("elbo_converged", float(vi.attrs.get("converged", 0)), ">=", 1.0),
         ("elbo_relative_change", float(vi.attrs.get("relative_change", np.nan)), "info", tol),
+        # The independent check (Yao et al. 2018): importance ratios of p over q.
+        ("pareto_k", float(vi["pareto_k"]) if "pareto_k" in vi else np.nan, "<=", k_max),
         ("elbo", float(vi["elbo"]), "info", 0.0),
         ("expected_log_likelihood", float(vi["expected_log_likelihood"]), "info", 0.0),
         ("kl", float(vi["kl"]), "info", 0.0),
@@ -177,6 +186,7 @@ def diagnose(
     bfmi_min: float = 0.3,
     treedepth_max_share: float = 0.05,
     elbo_tol: float = 1e-4,
+    pareto_k_max: float = 0.7,
 ) -> Diagnosis:
     """Check a fit's convergence and return a verdict with advice.
 
@@ -194,6 +204,9 @@ def diagnose(
     elbo_tol : float, default 1e-4
         ADVI: tolerance on the relative change of the windowed mean ELBO (used when the
         fit did not record its own).
+    pareto_k_max : float, default 0.7
+        Approximate fits: largest acceptable Pareto k-hat of the importance ratios
+        ``log p(theta, y) - log q(theta)`` over draws from q (Yao et al. 2018).
 
     Returns
     -------
@@ -215,7 +228,7 @@ def diagnose(
     if method is None:
         method = "advi" if has_group(idata, VARIATIONAL) else "nuts"
     if has_group(idata, VARIATIONAL):
-        rows = _vi_checks(idata, elbo_tol)
+        rows = _vi_checks(idata, elbo_tol, pareto_k_max)
     else:
         rows = _nuts_checks(idata, rhat_max, ess_per_chain, bfmi_min, treedepth_max_share)
     names, values, rules, thresholds, passed, messages = [], [], [], [], [], []

@@ -73,3 +73,58 @@ def test_advi_convergence_checks(logistic_data):
 def test_diagnose_rejects_non_fits():
     with pytest.raises(TypeError, match="takes a DataTree with a posterior group"):
         bs.diagnose({"posterior": 1})
+
+
+@pytest.mark.slow
+def test_default_advi_on_breast_cancer_is_close_to_nuts_or_flagged():
+    """All 30 collinear features, default priors: ADVI is accurate or diagnose says no."""
+    ds = bs.load_dataset("breast_cancer")
+    model = bs.build_model(ds.X, ds.y)
+    nuts = bs.fit(model, draws=1000, tune=1000, random_seed=1, warn=False)
+    assert bs.diagnose(nuts).ok
+    post = nuts["posterior"]
+    for method in ("advi", "fullrank_advi"):
+        vi = bs.fit(model, method, draws=1000, random_seed=1, warn=False)
+        z = max(
+            float(
+                (
+                    np.abs(
+                        vi["posterior"][v].mean(("chain", "draw"))
+                        - post[v].mean(("chain", "draw"))
+                    )
+                    / post[v].std(("chain", "draw"))
+                ).max()
+            )
+            for v in ("intercept", "coef")
+        )
+        d = bs.diagnose(vi)
+        assert z < 0.3 or not d.ok, (method, z, d.messages)
+        assert vi["variational"].attrs["converged"] == 1
+    # Mean-field q cannot represent the strong posterior correlations of collinear
+    # features: its sds are far too small, and the Pareto k-hat must say so.
+    mf = bs.fit(model, "advi", draws=1000, random_seed=2, warn=False)
+    sd_ratio = mf["posterior"]["coef"].std(("chain", "draw")) / post["coef"].std(("chain", "draw"))
+    assert float(sd_ratio.min()) < 0.6
+    d = bs.diagnose(mf)
+    assert d["pareto_k"] > 0.7 and not d.ok
+    assert any("pareto_k" in m and "fullrank_advi" in m for m in d.messages)
+
+
+@pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
+def test_truncated_advi_is_always_flagged(method, logistic_data):
+    X, y, _, _ = logistic_data
+    short = bs.fit(
+        bs.build_model(X[:300], y[:300]), method, draws=50, max_iter=400, random_seed=0, warn=False
+    )
+    d = bs.diagnose(short)
+    assert not d.ok and d["elbo_converged"] == 0.0
+
+
+def test_pareto_k_of_a_good_approximation_passes():
+    """Weak effects, many rows: the posterior is close to Gaussian and full-rank q fits it."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(3000, 2))
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(0.2 + X @ [0.5, -0.3])))).astype(int)
+    vi = bs.fit(bs.build_model(X, y), "fullrank_advi", draws=200, random_seed=0, warn=False)
+    d = bs.diagnose(vi)
+    assert d["pareto_k"] < 0.5 and d.ok, d.messages

@@ -90,7 +90,7 @@ def test_gaussian_kl_closed_form_matches_scipy_monte_carlo():
     """Closed-form KL(N(m, S) || N(0, D)) for a full covariance vs scipy densities."""
     from scipy.stats import multivariate_normal
 
-    from bayescore.inference import _kl_gaussian
+    from bayescore._vi import _kl_gaussian
 
     rng = np.random.default_rng(0)
     A = rng.normal(size=(3, 3))
