@@ -114,6 +114,11 @@ DATA = Path(__file__).parent / "data"
 
 def test_file_from_the_previous_release_loads_and_predicts_the_same():
     """A format-1 file written by bayescore 0.1 (PyMC 5.28, ArviZ 0.23) is migrated."""
+    import xarray as xr
+
+    with xr.open_datatree(DATA / "v1_softmax_iris.nc", engine="h5netcdf") as raw:
+        assert int(raw["posterior"].attrs["bayescore_format"]) == 1  # written by 0.1
+        assert "bayescore_version" not in raw["posterior"].attrs
     iris = bs.load_dataset("iris")
     loaded = bs.load(DATA / "v1_softmax_iris.nc")
     assert isinstance(loaded, bs.BayesianSoftmaxClassifier)

@@ -14,8 +14,19 @@ import numpy as np
 
 import bayescore as bs
 
-here = Path(__file__).parent
-iris = bs.load_dataset("iris")
-clf = bs.BayesianSoftmaxClassifier(method="advi", draws=40, random_seed=0)
-clf.fit(iris.X, iris.y).save(here / "v1_softmax_iris.nc")
-np.savetxt(here / "v1_softmax_iris_proba.txt", clf.predict_proba(iris.X.iloc[:5]), fmt="%.17g")
+
+
+def main() -> None:
+    """Fit and save (only when run as a script: importing this file writes nothing)."""
+    if bs.__version__ != "0.1.0":
+        raise SystemExit(f"run this with bayescore 0.1.0, not {bs.__version__}")
+    here = Path(__file__).parent
+    iris = bs.load_dataset("iris")
+    clf = bs.BayesianSoftmaxClassifier(method="advi", draws=40, random_seed=0)
+    clf.fit(iris.X, iris.y).save(here / "v1_softmax_iris.nc")
+    proba = clf.predict_proba(iris.X.iloc[:5])
+    np.savetxt(here / "v1_softmax_iris_proba.txt", proba, fmt="%.17g")
+
+
+if __name__ == "__main__":
+    main()
