@@ -7,17 +7,23 @@ fix it. Nothing here imports PyMC or PyTensor.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: Tolerance for "rows sum to 1" (SPEC §3).
 SUM_TOL = 1e-6
 
 
-def _where(index: tuple[int, ...] | int, kind: str = "row") -> str:
+def _where(index: tuple[Any, ...] | int, kind: str = "row") -> str:
     """Format a position for an error message ("row 17", "row 17, column 2")."""
     if isinstance(index, tuple):
         if len(index) == 1:
@@ -62,13 +68,132 @@ def check_positive(name: str, value: Any, *, func: str = "", allow_zero: bool = 
         raise TypeError(
             f"The {name!r} parameter{where} must be a real number {bound}. Got {value!r} instead."
         )
-    ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    number = float(value)
+    ok = np.isfinite(number) and (number >= 0 if allow_zero else number > 0)
     if not ok:
         raise ValueError(
             f"The {name!r} parameter{where} must be a finite number {bound}. "
             f"Got {value!r} instead."
         )
     return float(value)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A declarative range check for one numeric parameter (as scikit-learn's ``Interval``).
+
+    Parameters
+    ----------
+    kind : type
+        ``numbers.Integral`` (ints only, not bools) or ``numbers.Real``.
+    low, high : float or None
+        Bounds; ``None`` is unbounded.
+    closed : {"left", "right", "both", "neither"}
+        Which bounds belong to the range.
+
+    Examples
+    --------
+    >>> Interval(numbers.Real, 0, 1, "neither").describe()
+    'a real number in (0, 1)'
+    >>> Interval(numbers.Integral, 1, None, "left").describe()
+    'an int >= 1'
+    """
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+
+    def describe(self) -> str:
+        """The allowed values in words, for error messages."""
+        what = "an int" if self.kind is numbers.Integral else "a real number"
+        left = self.closed in ("left", "both")
+        right = self.closed in ("right", "both")
+        if self.low is not None and self.high is not None:
+            lo, hi = "[" if left else "(", "]" if right else ")"
+            return f"{what} in {lo}{self.low:g}, {self.high:g}{hi}"
+        if self.low is not None:
+            return f"{what} {'>=' if left else '>'} {self.low:g}"
+        if self.high is not None:
+            return f"{what} {'<=' if right else '<'} {self.high:g}"
+        return what
+
+    def check(self, name: str, value: Any, func: str = "") -> Any:
+        """Return ``value`` if allowed; else raise naming ``name``, ``func`` and the range."""
+        where = f" of {func}" if func else ""
+        msg = f"The {name!r} parameter{where} must be {self.describe()}. Got {value!r} instead."
+        if isinstance(value, bool) or not isinstance(value, self.kind):
+            raise TypeError(msg)
+        left = self.closed in ("left", "both")
+        right = self.closed in ("right", "both")
+        number = float(value)  # type: ignore[arg-type]  # a numbers.Real by now
+        ok = bool(np.isfinite(number)) or (self.low is None and self.high is None)
+        if self.low is not None:
+            ok = ok and (number >= self.low if left else number > self.low)
+        if self.high is not None:
+            ok = ok and (number <= self.high if right else number < self.high)
+        if not ok:
+            raise ValueError(msg)
+        return value
+
+
+@dataclass(frozen=True)
+class Options:
+    """A declarative choice among strings (``Options(("uniform", "quantile"))``)."""
+
+    values: tuple[str, ...]
+
+    def check(self, name: str, value: Any, func: str = "") -> str:
+        """Return ``value`` if it is one of the options; else raise listing them."""
+        return check_choice(name, value, self.values, func)
+
+
+#: Ranges shared by several public functions.
+N_BINS = Interval(numbers.Integral, 1, None, "left")
+LEVEL = Interval(numbers.Real, 0, 1, "neither")
+#: ``log_loss`` clips to ``[eps, 1 - eps]``: beyond 1/2 the clip range is empty.
+EPS = Interval(numbers.Real, 0, 0.5, "left")
+
+
+def validate_params(
+    constraints: dict[str, Interval | Options],
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Check the named arguments of a function against declared constraints on every call.
+
+    ``None`` passes unchecked (for optional parameters). Error messages name the function,
+    the parameter, the allowed values and the value given.
+
+    Examples
+    --------
+    >>> @validate_params({"n_bins": N_BINS})
+    ... def table(n_bins=15):
+    ...     return n_bins
+    >>> table(3)
+    3
+    >>> table(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'n_bins' parameter of table must be an int >= 1. Got 0 instead.
+    """
+
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
+        sig = inspect.signature(func)
+        unknown = set(constraints) - set(sig.parameters)
+        if unknown:  # pragma: no cover - programming error
+            raise TypeError(f"{func.__name__} has no parameters {sorted(unknown)}.")
+        name = func.__qualname__.replace(".__init__", "")
+
+        @functools.wraps(func)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            bound = sig.bind(*args, **kwargs)
+            for param, rule in constraints.items():
+                if param in bound.arguments and bound.arguments[param] is not None:
+                    rule.check(param, bound.arguments[param], name)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
@@ -263,14 +388,19 @@ def check_sample_weight(sample_weight: Any, n_obs: int) -> np.ndarray | None:
     check_consistent_length(n_obs, w.shape[0], "y", "sample_weight")
     if (w < 0).any():
         i = int(np.flatnonzero(w < 0)[0])
-        raise ValueError(f"sample_weight must be non-negative; row {i} is {w[i]!r}.")
+        raise ValueError(f"sample_weight must be non-negative; row {i} is {float(w[i])!r}.")
     if w.sum() <= 0:
         raise ValueError("sample_weight sums to 0; at least one weight must be positive.")
     return w
 
 
 __all__ = [
+    "EPS",
+    "LEVEL",
+    "N_BINS",
     "SUM_TOL",
+    "Interval",
+    "Options",
     "as_float_array",
     "check_choice",
     "check_consistent_length",
@@ -282,4 +412,5 @@ __all__ = [
     "check_probs",
     "check_sample_weight",
     "encode_labels",
+    "validate_params",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_softmax, softmax
 from sklearn.calibration import CalibratedClassifierCV, calibration_curve
@@ -266,3 +267,72 @@ def test_calibrated_classifier_wrapper_matches_manual_split():
 def test_calibration_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+P3 = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.3, 0.4, 0.3]])
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda: bs.reliability_table([0], [[0.5, 0.5]], level=1.5),
+            r"'level' parameter of reliability_table must be a real number in \(0, 1\)",
+        ),
+        (
+            lambda: bs.posterior_calibration_error([0], [[[0.5, 0.5]]], level=0.0),
+            r"'level' parameter",
+        ),
+        (
+            lambda: bs.bootstrap_calibration_error([0], [[0.5, 0.5]], n_boot=1),
+            r"'n_boot' parameter of bootstrap_calibration_error must be an int >= 2",
+        ),
+        (
+            lambda: bs.reliability_table([0], [[0.5, 0.5]], n_bins=0),
+            r"'n_bins' parameter of reliability_table must be an int >= 1. Got 0",
+        ),
+        (
+            lambda: bs.TemperatureScaling().fit(P3, [0, 1, 2]).transform([[0.5, 0.5]]),
+            "fitted on 3 classes but got input with 2 classes",
+        ),
+        (
+            lambda: bs.IsotonicCalibration().fit(P3, [0, 1, 2]).transform([[0.5, 0.5]]),
+            "fitted on 3 classes but got input with 2 classes",
+        ),
+        (
+            lambda: bs.PlattScaling().fit([0.2, 0.7], [0, 1]).transform(P3),
+            r"PlattScaling is binary \(fitted on 2 classes\); got 3 classes",
+        ),
+        (
+            lambda: (
+                bs.TemperatureScaling()
+                .fit(P3, ["b", "a", "c"], labels=["a", "b", "c"])
+                .transform(
+                    xr.DataArray(P3, dims=("obs", "class"), coords={"class": ["c", "b", "a"]})
+                )
+            ),
+            r"fitted on classes \['a', 'b', 'c'\] but got the 'class' coordinate",
+        ),
+    ],
+)
+def test_parameter_and_class_count_checks(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_n_bins_must_be_an_int():
+    with pytest.raises(TypeError, match=r"'n_bins' parameter of expected_calibration_error"):
+        bs.expected_calibration_error([0], [[0.5, 0.5]], n_bins=2.5)
+
+
+def test_recalibrator_fit_matches_y_by_value_through_the_class_coordinate():
+    rng = np.random.default_rng(11)
+    logits = rng.normal(size=(300, 3)) * 3
+    y = np.array([rng.choice(3, p=softmax(z / 2.0)) for z in logits])
+    names = np.array(["x", "y", "z"])
+    da = xr.DataArray(logits, dims=("obs", "class"), coords={"class": names}).isel(
+        {"class": [2, 0, 1]}
+    )
+    by_value = bs.TemperatureScaling(input="logits").fit(da, names[y])
+    positional = bs.TemperatureScaling(input="logits").fit(logits, y)
+    assert by_value.temperature_ == pytest.approx(positional.temperature_, rel=1e-8)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -12,7 +14,7 @@ from scipy.special import logsumexp, softmax
 from sklearn import metrics
 
 import bayescore as bs
-from bayescore import _scoring_kernels as K
+from bayescore._array import scores as K
 
 RNG = np.random.default_rng(0)
 
@@ -85,15 +87,18 @@ def test_posterior_predictive_nll_equals_minus_lppd(draws):
     np.testing.assert_allclose(bs.pointwise_nll(y, p), -lppd, atol=1e-12)
 
 
-def test_posterior_predictive_nll_matches_arviz_waic(draws):
+def test_posterior_predictive_nll_matches_arviz_lppd(draws):
+    """ArviZ 1.x has no WAIC; its PSIS-LOO reports elpd_loo and p_loo = lppd - elpd_loo."""
     import arviz as az
 
     p, y = draws
     log_p = np.log(np.take_along_axis(p, y[None, None, :, None], axis=-1)[..., 0])
-    idata = az.from_dict(posterior={"mu": np.zeros((2, 100))}, log_likelihood={"y": log_p})
-    with pytest.warns(UserWarning, match="posterior variance"):
-        w = az.waic(idata)
-    lppd = w.elpd_waic + w.p_waic  # elpd_waic = lppd - p_waic
+    dt = az.from_dict({"posterior": {"mu": np.zeros((2, 100))}, "log_likelihood": {"y": log_p}})
+    with warnings.catch_warnings():
+        # A Pareto k warning may fire for these random draws; lppd does not depend on k.
+        warnings.simplefilter("ignore", UserWarning)
+        result = az.loo(dt)
+    lppd = result.elpd + result.p
     assert bs.posterior_predictive_nll(y, p) == pytest.approx(-lppd / 30, abs=1e-10)
 
 
@@ -329,3 +334,61 @@ def test_fused_numba_kernel_equals_numpy_path(tol):
     b = K.draw_sums(ok, y, full, tol=tol, engine="numpy")
     for name in ("p_true", "log_p_true", "probs", "entropy"):
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ float32 draws
+
+
+def test_float32_draws_scored_without_a_float64_copy():
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    p64 = rng.dirichlet(np.ones(4), size=(400, 2000))
+    p32 = p64.astype(np.float32)
+    y = rng.integers(0, 4, 2000)
+    # Reference: the float32 values, read exactly in float64 (summed in float64).
+    p_true = np.take_along_axis(p32.astype(np.float64), y[None, :, None], -1)[..., 0]
+    ref = float(np.mean(-np.log(p_true.mean(axis=0))))
+    tracemalloc.start()
+    try:
+        got = bs.posterior_predictive_nll(y, p32)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got == pytest.approx(ref, rel=1e-12)
+    assert peak < p32.nbytes  # a float64 copy alone would be twice p32.nbytes
+    s = bs.score(y, p32)
+    assert float(s["nll"]) == pytest.approx(ref, rel=1e-12)
+    fused = K.draw_sums(p32, y, frozenset({"p_true"}), tol=1e-6, engine="numba")
+    np.testing.assert_allclose(fused.p_true, p_true.sum(axis=0), rtol=1e-12)
+
+
+def test_float32_rows_get_a_tolerance_float32_can_meet():
+    from scipy.special import softmax as sm
+
+    z = np.random.default_rng(0).normal(size=(5, 20, 300)).astype(np.float32)
+    p = sm(z, axis=-1).astype(np.float32)  # rows off by up to ~K * eps32 from 1
+    y = np.zeros(20, dtype=int)
+    expected = -np.mean(np.log(p[:, :, 0].astype(np.float64).mean(axis=0)))
+    assert bs.posterior_predictive_nll(y, p) == pytest.approx(expected, rel=1e-10)
+    p[2, 3, :] *= np.float32(1.01)
+    with pytest.raises(ValueError, match="draw 2: .*row 3 sums to 1.01"):
+        bs.posterior_predictive_nll(y, p)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda: bs.log_loss([0], [[0.5, 0.5]], eps=0.7),
+            r"'eps' parameter of log_loss.*\[0, 0.5\)",
+        ),
+        (lambda: bs.log_loss([0], [[0.5, 0.5]], eps=0.5), r"'eps' parameter of log_loss"),
+        (lambda: bs.score([0], [[0.5, 0.5]], n_bins=0), r"'n_bins' parameter of score.*>= 1"),
+        (lambda: bs.label_smoothing_nll([0], [[0.5, 0.5]], alpha=1.5), r"'alpha' parameter"),
+        (lambda: bs.focal_loss([0], [[0.5, 0.5]], gamma=-1.0), r"'gamma' parameter"),
+    ],
+)
+def test_parameter_ranges_are_checked(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,31 +1,38 @@
-"""Numpy kernels for the scoring module: the maths only, on validated arrays.
+"""Numpy kernels for proper scores: the maths only, on validated arrays.
 
 Conventions: the class axis is last and the observation axis second to last; leading axes
 (if any) index posterior draws, flattened to one axis ``S`` by the callers. Labels are
-integer class indices. Nothing here validates input or knows about xarray.
+integer class indices. Nothing here validates input or knows about xarray. Draws may be
+float32: they are read in their own dtype and accumulated in float64.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import logsumexp
+
+Floats = NDArray[np.floating[Any]]
+Ints = NDArray[np.integer[Any]]
 
 #: Target size (elements) of one draw chunk: ~4 MB of float64, so a chunk and its
 #: temporaries stay in the L2/L3 caches while it is reduced.
 CHUNK_ELEMENTS = 1 << 19
 
 
-def true_class(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+def true_class(probs: Floats, y: Ints) -> Floats:
     """``probs[..., n, y_n]`` for every leading index; shape ``probs.shape[:-1]``."""
     index = np.broadcast_to(y[:, None], probs.shape[:-1] + (1,))
     return np.take_along_axis(probs, index, axis=-1)[..., 0]
 
 
-def nll_pointwise(probs: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
+def nll_pointwise(probs: Floats, y: Ints, eps: float) -> Floats:
     """``-log(clip(p_n(y_n), eps, 1 - eps))`` per observation (eps=0: no clipping)."""
     p = true_class(probs, y)
     if eps > 0:
@@ -34,26 +41,46 @@ def nll_pointwise(probs: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
         return -np.log(p)
 
 
-def nll_from_logits_pointwise(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+def nll_from_logits_pointwise(logits: Floats, y: Ints) -> Floats:
     """``logsumexp(z_n) - z_n[y_n]``, as ``logsumexp(z_n - z_n[y_n])``.
 
     Subtracting the true-class logit first keeps the result exact for logits of any size:
     ``logsumexp(z) - z_y`` would round ``1e4 + log 2`` to 1e-12 before the subtraction.
     """
-    return logsumexp(logits - true_class(logits, y)[..., None], axis=-1)
+    return np.asarray(logsumexp(logits - true_class(logits, y)[..., None], axis=-1))
 
 
-def brier_pointwise(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+def log_mean_exp(a: Floats, axis: int | tuple[int, ...] = 0) -> Floats:
+    r"""``log(mean(exp(a)))`` over ``axis``, computed stably (the one log-mean-exp kernel).
+
+    .. math:: \log \frac1S \sum_s e^{a_s} = \operatorname{logsumexp}_s(a_s) - \log S
+
+    Used for every average over posterior draws done in log space (e.g. the posterior
+    predictive log-likelihood of tempered draws).
+
+    Examples
+    --------
+    >>> round(float(log_mean_exp(np.log(np.array([0.9, 0.5])))), 6)  # log(0.7)
+    -0.356675
+    >>> log_mean_exp(np.zeros((2, 3, 4)), axis=(0, 1)).shape
+    (4,)
+    """
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    count = int(np.prod([a.shape[i] for i in axes]))
+    return np.asarray(logsumexp(a, axis=axes) - np.log(count))
+
+
+def brier_pointwise(probs: Floats, y: Ints) -> Floats:
     """``sum_k (p_nk - 1[y_n = k])^2``, written as ``sum_k p^2 - 2 p_y + 1``."""
     return np.einsum("...k,...k->...", probs, probs) - 2.0 * true_class(probs, y) + 1.0
 
 
-def spherical_pointwise(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+def spherical_pointwise(probs: Floats, y: Ints) -> Floats:
     """``p_n(y_n) / ||p_n||_2`` (higher is better)."""
     return true_class(probs, y) / np.sqrt(np.einsum("...k,...k->...", probs, probs))
 
 
-def entropy(probs: np.ndarray) -> np.ndarray:
+def entropy(probs: Floats) -> Floats:
     """Shannon entropy ``-sum_k p log p`` over the last axis (0 log 0 = 0)."""
     tiny = np.finfo(probs.dtype).tiny
     return -np.einsum("...k,...k->...", probs, np.log(np.maximum(probs, tiny)))
@@ -77,10 +104,10 @@ class DrawSums:
     """
 
     n_draws: int
-    p_true: np.ndarray | None = None
-    log_p_true: np.ndarray | None = None
-    probs: np.ndarray | None = None
-    entropy: np.ndarray | None = None
+    p_true: NDArray[np.float64] | None = None
+    log_p_true: NDArray[np.float64] | None = None
+    probs: NDArray[np.float64] | None = None
+    entropy: NDArray[np.float64] | None = None
     #: Index of the first draw of a chunk holding a row that is not a probability vector.
     first_invalid: int | None = None
 
@@ -96,11 +123,21 @@ class DrawSums:
         return self
 
 
+#: Signature of the fused kernel: (chunk, y, tol, p_true out) -> (first bad draw, minimum).
+FusedKernel = Callable[[Floats, Ints, float, NDArray[np.float64]], tuple[int, float]]
+
+
 class _Accumulator:
     """Per-thread running sums, updated in place so no chunk allocates (N, K) arrays."""
 
     def __init__(
-        self, n: int, k: int, step: int, want: frozenset[str], y: np.ndarray | None, kernel
+        self,
+        n: int,
+        k: int,
+        step: int,
+        want: frozenset[str],
+        y: Ints | None,
+        kernel: FusedKernel | None,
     ) -> None:
         self.sums = DrawSums(n_draws=0)
         if y is not None and "p_true" in want:
@@ -115,31 +152,35 @@ class _Accumulator:
         self.y = y
         self.flat_idx = None if y is None else np.arange(n) * k + y
         self.kernel = kernel
-        self.p_buf = np.empty((step, n)) if kernel is not None else None
+        self.p_buf = np.empty((step, n))
         self.ones = np.ones(k)
 
-    def _check_and_gather(self, chunk: np.ndarray, tol: float):
+    def _check_and_gather(self, chunk: Floats, tol: float) -> tuple[int, float, Floats | None]:
         """Return (first bad draw in chunk or -1, smallest entry, true-class values)."""
         s, _, k = chunk.shape
-        if self.kernel is not None:
+        if self.kernel is not None and self.y is not None:
             p_true = self.p_buf[:s]
             bad, smallest = self.kernel(chunk, self.y, tol, p_true)
             if tol <= 0 and self.sums.entropy is not None:
-                smallest = chunk.min()
+                smallest = float(chunk.min())
             return bad, smallest, p_true
-        smallest = chunk.min() if tol > 0 or self.sums.entropy is not None else None
+        need_min = tol > 0 or self.sums.entropy is not None
+        smallest = float(chunk.min()) if need_min else np.inf
         bad = -1
         if tol > 0:
-            sums = chunk.reshape(-1, k) @ self.ones
+            # Row sums by a matrix-vector product in the chunk's own dtype: a float64 vector
+            # would make BLAS upcast the whole float32 chunk first.
+            ones = self.ones if chunk.dtype == np.float64 else self.ones.astype(chunk.dtype)
+            sums = chunk.reshape(-1, k) @ ones
             if not (np.abs(sums - 1.0) <= tol).all() or smallest < 0:
                 bad = 0  # somewhere in this chunk; the caller pins the row
-        p_true = None
+        gathered: Floats | None = None
         if self.flat_idx is not None:
             # Gather the true-class entries through a flat index: no (s, N, K) temporary.
-            p_true = np.take(chunk.reshape(s, -1), self.flat_idx, axis=1)
-        return bad, smallest, p_true
+            gathered = np.take(chunk.reshape(s, -1), self.flat_idx, axis=1)
+        return bad, smallest, gathered
 
-    def add(self, chunk: np.ndarray, start: int, tol: float) -> None:
+    def add(self, chunk: Floats, start: int, tol: float) -> None:
         """Add one chunk of draws (s, N, K); with ``tol > 0`` check its rows on the way.
 
         The checks (non-negative, rows summing to 1 within ``tol``; NaN fails both) run
@@ -154,11 +195,11 @@ class _Accumulator:
         bad, smallest, p_true = self._check_and_gather(chunk, tol)
         if bad >= 0 and (out.first_invalid is None or start + bad < out.first_invalid):
             out.first_invalid = start + bad
-        if out.p_true is not None:
-            out.p_true += p_true.sum(axis=0)
-        if out.log_p_true is not None:
+        if out.p_true is not None and p_true is not None:
+            out.p_true += p_true.sum(axis=0, dtype=np.float64)
+        if out.log_p_true is not None and p_true is not None:
             with np.errstate(divide="ignore"):
-                out.log_p_true += np.log(p_true).sum(axis=0)
+                out.log_p_true += np.log(p_true, dtype=np.float64).sum(axis=0)
         if out.probs is not None:
             for draw in chunk:
                 out.probs += draw
@@ -177,10 +218,10 @@ class _Accumulator:
 #: Inputs at least this large (elements) use the fused numba kernel for the posterior
 #: predictive NLL: its one-off JIT compile (~0.6 s) is then small beside the pass itself.
 FUSED_MIN_ELEMENTS = 1 << 26
-_FUSED: dict[str, object] = {}
+_FUSED: dict[str, FusedKernel] = {}
 
 
-def _fused_ppd_kernel():
+def _fused_ppd_kernel() -> FusedKernel:
     """Compile (once per process) a single-pass kernel that checks rows and gathers p_true.
 
     numpy needs three passes over each chunk (row sums, minimum, gather); this loop reads
@@ -217,8 +258,8 @@ def _fused_ppd_kernel():
 
 
 def draw_sums(
-    draws: np.ndarray,
-    y: np.ndarray | None,
+    draws: Floats,
+    y: Ints | None,
     want: frozenset[str],
     *,
     tol: float = 0.0,
@@ -231,18 +272,21 @@ def draw_sums(
     NumPy releases the GIL inside these ufuncs, so threads share the memory bandwidth.
     ``tol > 0`` validates the rows on the way (see ``first_invalid``). ``engine="auto"``
     checks rows and gathers the true class with the fused numba kernel on large
-    C-contiguous float64 input (``"numpy"``/``"numba"`` force one; the tests compare both).
+    C-contiguous float64 or float32 input (``"numpy"``/``"numba"`` force one; the tests
+    compare both). float32 draws are read as float32 and summed into float64.
     """
     S, N, K = draws.shape
     step = max(1, CHUNK_ELEMENTS // max(1, N * K))
     starts = list(range(0, S, step))
     n_threads = n_threads or min(len(starts), os.cpu_count() or 1)
-    fusable = y is not None and draws.dtype == np.float64 and draws.flags.c_contiguous
+    fusable = (
+        y is not None and draws.dtype in (np.float64, np.float32) and draws.flags.c_contiguous
+    )
     use_fused = engine == "numba" or (
         engine == "auto" and fusable and draws.size >= FUSED_MIN_ELEMENTS
     )
     if use_fused and not fusable:
-        raise ValueError("engine='numba' needs labels and C-contiguous float64 draws.")
+        raise ValueError("engine='numba' needs labels and C-contiguous float draws.")
     kernel = _fused_ppd_kernel() if use_fused else None
     y_idx = None if y is None else np.ascontiguousarray(y, dtype=np.int64)
 
@@ -263,14 +307,14 @@ def draw_sums(
 
 
 def dask_draw_sums(
-    draws, y: np.ndarray | None, want: frozenset[str], *, tol: float = 0.0
+    draws: Any, y: Ints | None, want: frozenset[str], *, tol: float = 0.0
 ) -> DrawSums:
     """The same sums for a dask array (S, N, K), computed lazily in one graph."""
     import dask
     import dask.array as da
 
     S, N, K = draws.shape
-    lazy: dict[str, object] = {}
+    lazy: dict[str, Any] = {}
     if y is not None and ("p_true" in want or "log_p_true" in want):
         onehot = np.zeros((N, K))
         onehot[np.arange(N), y] = 1.0
@@ -291,6 +335,14 @@ def dask_draw_sums(
         lazy["_first_invalid"] = da.where(bad_draw, da.arange(S), S).min()
     names = list(lazy)
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = dict(zip(names, dask.compute(*[lazy[n] for n in names]), strict=True))
-    first = values.pop("_first_invalid", S)
-    return DrawSums(n_draws=S, first_invalid=None if first >= S else int(first), **values)
+        computed = dask.compute(*[lazy[n] for n in names])
+    values = {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, computed, strict=True)}
+    first = int(values.pop("_first_invalid", S))
+    return DrawSums(n_draws=S, first_invalid=None if first >= S else first, **values)
+
+
+def ppd_nll(sums: DrawSums) -> np.ndarray:
+    """Posterior predictive NLL per observation, ``-log(mean_s p_sn(y_n))``, from the sums."""
+    assert sums.p_true is not None
+    with np.errstate(divide="ignore"):
+        return np.asarray(-np.log(sums.p_true / sums.n_draws))

@@ -1,0 +1,181 @@
+r"""Numpy kernels for calibration: binning, bin statistics, ECE/MCE, Wilson intervals, PAV.
+
+Valid input is assumed (probabilities in [0, 1], integer class indices); nothing here knows
+about xarray. Top-label convention (SPEC §3): confidence :math:`c_n = \max_k p_{nk}`,
+correct :math:`= [\arg\max_k p_{nk} = y_n]`; with ``"uniform"`` bins, bin :math:`b` of
+:math:`B` holds :math:`b/B < c \le (b+1)/B` (bin 0 also holds 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import norm
+
+Floats = NDArray[np.floating[Any]]
+Ints = NDArray[np.integer[Any]]
+
+STRATEGIES = ("uniform", "quantile")
+
+
+class BinStats(NamedTuple):
+    """Per-bin number of forecasts, mean forecast and mean outcome (NaN where empty)."""
+
+    n: NDArray[np.float64]
+    mean_conf: NDArray[np.float64]
+    accuracy: NDArray[np.float64]
+
+
+class EceMce(NamedTuple):
+    """Expected and maximum calibration error of one set of forecasts."""
+
+    ece: float
+    mce: float
+
+
+def bin_index(
+    conf: Floats, n_bins: int, strategy: str = "uniform"
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Bin of each forecast in [0, 1] and the bin edges (length ``n_bins + 1``).
+
+    Examples
+    --------
+    >>> idx, edges = bin_index(np.array([0.0, 0.5, 0.51, 1.0]), 2)
+    >>> idx.tolist(), edges.tolist()
+    ([0, 0, 1, 1], [0.0, 0.5, 1.0])
+    """
+    if strategy == "uniform":
+        # b / B exactly (not linspace, whose 3 * 0.2 is 0.6000000000000001), so that a
+        # confidence of exactly (b + 1) / B falls in bin b as the convention says.
+        edges = np.arange(n_bins + 1) / n_bins
+        idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+        return idx.astype(np.int64), edges
+    order = np.argsort(conf, kind="stable")
+    idx = np.empty(conf.size, dtype=np.int64)
+    edges = np.empty(n_bins + 1)
+    edges[0], edges[-1] = 0.0, 1.0
+    for b, members in enumerate(np.array_split(order, n_bins)):
+        idx[members] = b
+        if b > 0:
+            edges[b] = conf[members[0]] if members.size else edges[b - 1]
+    return idx, edges
+
+
+def bin_stats(conf: Floats, outcome: Floats, idx: Ints, n_bins: int) -> BinStats:
+    """Count, mean forecast and mean outcome of every bin (empty bins: count 0, NaN).
+
+    Examples
+    --------
+    >>> s = bin_stats(np.array([0.2, 0.4]), np.array([0.0, 1.0]), np.array([0, 0]), 2)
+    >>> s.n.tolist(), s.mean_conf.round(6).tolist()[0], np.isnan(s.accuracy[1])
+    ([2.0, 0.0], 0.3, np.True_)
+    """
+    count = np.bincount(idx, minlength=n_bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(idx, weights=conf, minlength=n_bins) / count
+        acc = np.bincount(idx, weights=outcome, minlength=n_bins) / count
+    return BinStats(count, mean_conf, acc)
+
+
+def ece_mce(conf: Floats, outcome: Floats, n_bins: int, strategy: str = "uniform") -> EceMce:
+    r"""ECE :math:`\sum_b (n_b/N)|\bar o_b - \bar c_b|` and MCE (largest gap, non-empty bins).
+
+    Examples
+    --------
+    >>> ece_mce(np.array([0.6, 0.8]), np.array([1.0, 0.0]), 1)
+    EceMce(ece=0.2, mce=0.2)
+    """
+    idx, _ = bin_index(conf, n_bins, strategy)
+    stats = bin_stats(conf, outcome, idx, n_bins)
+    gap = np.abs(stats.accuracy - stats.mean_conf)
+    filled = stats.n > 0
+    ece = float(np.sum(stats.n[filled] / conf.size * gap[filled]))
+    return EceMce(ece, float(gap[filled].max()))
+
+
+def top_label(probs: Floats, y: Ints) -> tuple[Floats, NDArray[np.float64]]:
+    """Confidence ``max_k p`` and correctness ``argmax == y`` (as 0.0/1.0) per row.
+
+    Examples
+    --------
+    >>> conf, correct = top_label(np.array([[0.3, 0.7], [0.6, 0.4]]), np.array([1, 1]))
+    >>> conf.tolist(), correct.tolist()
+    ([0.7, 0.6], [1.0, 0.0])
+    """
+    pred = np.argmax(probs, axis=-1)
+    conf = np.take_along_axis(probs, pred[..., None], axis=-1)[..., 0]
+    return conf, (pred == y).astype(np.float64)
+
+
+def wilson(
+    successes: Floats, n: Floats, level: float = 0.95
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Wilson score interval for a binomial proportion (NaN where ``n`` is 0).
+
+    Examples
+    --------
+    >>> low, high = wilson(np.array([5.0]), np.array([10.0]))
+    >>> round(float(low[0]), 4), round(float(high[0]), 4)
+    (0.2366, 0.7634)
+    """
+    z = float(norm.ppf(0.5 + level / 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phat = successes / n
+        denom = 1 + z**2 / n
+        centre = (phat + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
+    return np.asarray(centre - half, dtype=np.float64), np.asarray(centre + half, np.float64)
+
+
+def pav(x: Floats, y: Floats, weights: Floats | None = None) -> NDArray[np.float64]:
+    """Isotonic (non-decreasing) regression of ``y`` on ``x`` by pool-adjacent-violators.
+
+    Ties in ``x`` are pooled first (one block per distinct forecast, as CORP requires:
+    Dimitriadis, Gneiting & Jordan 2021), so equal forecasts always get equal recalibrated
+    values. Returns the fitted values in the original order of ``x``; they minimise the
+    weighted squared error, and hence every proper score of binary outcomes, among
+    non-decreasing functions of ``x``.
+
+    Examples
+    --------
+    >>> pav(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0.0, 1.0, 0.0, 1.0])).tolist()
+    [0.0, 0.5, 0.5, 1.0]
+    >>> pav(np.array([0.5, 0.5, 0.1]), np.array([1.0, 0.0, 1.0])).tolist()  # tie pooled
+    [0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
+    """
+    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    uniq, inverse = np.unique(x, return_inverse=True)
+    tot_w = np.bincount(inverse, weights=w, minlength=uniq.size)
+    tot_wy = np.bincount(inverse, weights=w * y, minlength=uniq.size)
+    # Stack of blocks: weighted sum, weight and number of tie groups in each block.
+    sum_wy = np.empty(uniq.size)
+    sum_w = np.empty(uniq.size)
+    size = np.empty(uniq.size, dtype=np.int64)
+    top = -1
+    for g in range(uniq.size):
+        top += 1
+        sum_wy[top], sum_w[top], size[top] = tot_wy[g], tot_w[g], 1
+        # Merge while the previous block's mean exceeds this one's (a violation).
+        while top > 0 and sum_wy[top - 1] * sum_w[top] > sum_wy[top] * sum_w[top - 1]:
+            sum_wy[top - 1] += sum_wy[top]
+            sum_w[top - 1] += sum_w[top]
+            size[top - 1] += size[top]
+            top -= 1
+    means = sum_wy[: top + 1] / sum_w[: top + 1]
+    fitted_groups = np.repeat(means, size[: top + 1])
+    return np.asarray(fitted_groups[inverse], dtype=np.float64)
+
+
+__all__ = [
+    "STRATEGIES",
+    "BinStats",
+    "EceMce",
+    "bin_index",
+    "bin_stats",
+    "ece_mce",
+    "pav",
+    "top_label",
+    "wilson",
+]

@@ -1,0 +1,352 @@
+r"""Recalibration maps fitted by NLL: temperature scaling, Platt scaling, isotonic regression.
+
+scikit-learn estimators (``fit(values, y)``, ``transform``/``predict_proba``). Same kind in,
+same kind out: numpy input gives an ndarray, a DataArray gives a DataArray with its
+``obs``/``class`` coords and attrs (1-D binary input gains a trailing ``class`` dim). ``y`` is
+matched by value against ``labels=`` or the input's ``class`` coordinate
+(:mod:`bayescore._inputs`). A map fitted on K classes refuses input with another K.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+from scipy.optimize import minimize, minimize_scalar
+from scipy.special import expit, log_softmax, softmax
+from sklearn.base import BaseEstimator
+
+from bayescore._array.scores import log_mean_exp, true_class
+from bayescore._inputs import class_coord, class_last, resolve_labels, wrap
+from bayescore._validation import (
+    SUM_TOL,
+    as_float_array,
+    check_choice,
+    check_consistent_length,
+    check_probs,
+)
+
+__all__ = ["IsotonicCalibration", "PlattScaling", "TemperatureScaling"]
+
+INPUTS = ("auto", "logits", "probs")
+_EPS = float(np.finfo(np.float64).eps)
+#: Probabilities of exactly 0 or 1 map to this logit: beyond it float64 cannot tell p from 1.
+_MAX_LOGIT = float(-np.log(_EPS))
+Floats = NDArray[np.floating[Any]]
+
+
+def _values(values: Any, name: str) -> tuple[Floats, xr.DataArray | None]:
+    """Float64 values with ``class`` last, and the DataArray template (None for numpy)."""
+    if isinstance(values, xr.DataArray):
+        template = class_last(values)
+        return as_float_array(template.values, name), template
+    return as_float_array(values, name), None
+
+
+def _log_probs(arr: Floats, input: str) -> Floats:
+    """Log-probabilities (or logits) with classes last; 1-D input is the positive class."""
+    if arr.ndim == 1:
+        if input == "logits":
+            arr = np.stack([np.zeros_like(arr), arr], axis=-1)
+        else:
+            arr = check_probs(arr, "probs")
+    is_probs = input == "probs" or (
+        input == "auto" and np.all(arr >= 0) and np.all(np.abs(arr.sum(axis=-1) - 1) <= SUM_TOL)
+    )
+    if is_probs:
+        arr = check_probs(arr, "probs")
+        with np.errstate(divide="ignore"):
+            return np.log(arr)
+    if not np.isfinite(arr).all():
+        raise ValueError("logits must be finite.")
+    return arr
+
+
+def _check_classes(est: Any, n_classes: int, coord: np.ndarray | None) -> None:
+    """Refuse input whose classes differ from those the map was fitted on."""
+    name = type(est).__name__
+    if n_classes != est.n_classes_:
+        raise ValueError(
+            f"{name} was fitted on {est.n_classes_} classes but got input with {n_classes} "
+            "classes; transform forecasts of the same classes it was fitted on."
+        )
+    fitted = getattr(est, "classes_", None)
+    if fitted is not None and coord is not None and fitted.tolist() != coord.tolist():
+        raise ValueError(
+            f"{name} was fitted on classes {fitted.tolist()!r} but got the 'class' coordinate "
+            f"{coord.tolist()!r}; reorder the input with .sel(class=...)."
+        )
+
+
+def _fit_labels(y: Any, n_classes: int, labels: Any, values: Any, n_obs: int) -> NDArray[np.int64]:
+    y_idx = resolve_labels(y, n_classes, labels, class_coord(values))
+    check_consistent_length(y_idx.shape[0], n_obs, "y", "the calibration forecasts")
+    return y_idx
+
+
+def _known(labels: Any, values: Any) -> np.ndarray | None:
+    return np.asarray(labels) if labels is not None else class_coord(values)
+
+
+class TemperatureScaling(BaseEstimator):
+    r"""Temperature scaling (Guo et al., 2017): divide logits by :math:`T` fitted by NLL.
+
+    .. math:: \hat p_n = \mathrm{softmax}(z_n / T),\qquad
+              T = \arg\min_{T>0} -\sum_n \log \hat p_n(y_n)
+
+    Probabilities are accepted too (their logs are the logits up to a constant).
+
+    Parameters
+    ----------
+    input : {"auto", "logits", "probs"}, default "auto"
+        ``auto`` treats non-negative rows summing to 1 as probabilities.
+    apply_to : {"draws", "mean"}, default "draws"
+        For posterior draws (leading dims before ``obs, class``): ``draws`` tempers every
+        draw and fits T by the posterior predictive NLL of the tempered draws; ``mean``
+        fits and applies T to the draw-averaged probabilities (and returns those).
+
+    Attributes
+    ----------
+    temperature_ : float
+        > 1 softens over-confident forecasts, < 1 sharpens under-confident ones.
+    n_classes_ : int
+    classes_ : ndarray or None
+        Class labels seen in ``fit`` (``labels=`` or the ``class`` coordinate).
+
+    Examples
+    --------
+    >>> ts = TemperatureScaling().fit([[4.0, 0.0], [0.0, 4.0], [4.0, 0.0]], [0, 1, 1])
+    >>> ts.temperature_ > 1
+    True
+    """
+
+    def __init__(self, input: str = "auto", apply_to: str = "draws") -> None:
+        self.input = input
+        self.apply_to = apply_to
+
+    def _logits(self, values: Any) -> tuple[Floats, xr.DataArray | None]:
+        check_choice("input", self.input, INPUTS, "TemperatureScaling")
+        check_choice("apply_to", self.apply_to, ("draws", "mean"), "TemperatureScaling")
+        arr, template = _values(values, "logits_or_probs")
+        z = _log_probs(arr, self.input)
+        if z.ndim > 2 and self.apply_to == "mean":
+            lead = tuple(range(z.ndim - 2))
+            # log of the draw-averaged probabilities
+            z = log_mean_exp(log_softmax(z, axis=-1), axis=lead)
+            if template is not None:
+                template = template.isel({dim: 0 for dim in template.dims[: len(lead)]}, drop=True)
+        return z, template
+
+    def fit(self, logits_or_probs: Any, y: Any, *, labels: Any = None) -> TemperatureScaling:
+        """Fit the temperature by minimising the NLL of ``y`` (by value, see module doc)."""
+        z, _ = self._logits(logits_or_probs)
+        y_idx = _fit_labels(y, z.shape[-1], labels, logits_or_probs, z.shape[-2])
+        z = np.where(np.isneginf(z), -1e300, z)  # log(0): finite but decisive
+
+        def nll(log_t: float) -> float:
+            ll = true_class(log_softmax(z / np.exp(log_t), axis=-1), y_idx)
+            if ll.ndim > 1:  # draws: posterior predictive log-likelihood
+                ll = log_mean_exp(ll, axis=tuple(range(ll.ndim - 1)))
+            return -float(ll.sum())
+
+        res = minimize_scalar(
+            nll, bounds=(np.log(1e-3), np.log(1e3)), method="bounded", options={"xatol": 1e-10}
+        )
+        self.temperature_ = float(np.exp(res.x))
+        self.n_classes_ = int(z.shape[-1])
+        self.classes_ = _known(labels, logits_or_probs)
+        return self
+
+    def transform(self, logits_or_probs: Any) -> Any:
+        """Recalibrated probabilities (same shape and kind as the input).
+
+        Examples
+        --------
+        >>> ts = TemperatureScaling().fit([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]], [0, 1, 1])
+        >>> ts.transform([[2.0, 0.0]]).sum().round(6)
+        np.float64(1.0)
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "temperature_")
+        z, template = self._logits(logits_or_probs)
+        _check_classes(self, z.shape[-1], class_coord(logits_or_probs))
+        z = np.where(np.isneginf(z), -1e300, z)
+        return wrap(softmax(z / self.temperature_, axis=-1), template)
+
+    predict_proba = transform
+
+
+class PlattScaling(BaseEstimator):
+    r"""Platt scaling for binary problems: :math:`\hat p = \sigma(a s + b)` fitted by NLL.
+
+    ``s`` is the score: the logit of the positive-class probability for probability input,
+    or the given decision values / logits. As Platt (1999) and scikit-learn's
+    ``CalibratedClassifierCV(method="sigmoid")``, the targets are shrunk to
+    :math:`(N_+ + 1)/(N_+ + 2)` and :math:`1/(N_- + 2)` when ``prior_correction=True``.
+
+    Parameters
+    ----------
+    input : {"auto", "logits", "probs"}, default "auto"
+    prior_correction : bool, default True
+
+    Attributes
+    ----------
+    a_, b_ : float
+    n_classes_ : int
+        Always 2.
+
+    Examples
+    --------
+    >>> ps = PlattScaling().fit([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
+    >>> ps.transform([0.5]).shape
+    (1, 2)
+    """
+
+    def __init__(self, input: str = "auto", prior_correction: bool = True) -> None:
+        self.input = input
+        self.prior_correction = prior_correction
+
+    def _scores(self, values: Any) -> tuple[Floats, xr.DataArray | None]:
+        """Scores ``s`` (..., n_obs): the positive-class logit or the given decision values."""
+        check_choice("input", self.input, INPUTS, "PlattScaling")
+        arr, template = _values(values, "scores_or_probs")
+        if arr.ndim >= 2:
+            if arr.shape[-1] != 2:
+                fitted = getattr(self, "n_classes_", None)
+                was = f" (fitted on {fitted} classes)" if fitted else ""
+                raise ValueError(
+                    f"PlattScaling is binary{was}; got {arr.shape[-1]} classes. Use "
+                    "TemperatureScaling or IsotonicCalibration."
+                )
+            z = _log_probs(arr, self.input)
+            return np.clip(z[..., 1] - z[..., 0], -_MAX_LOGIT, _MAX_LOGIT), template
+        if self.input == "logits" or (self.input == "auto" and (arr.min() < 0 or arr.max() > 1)):
+            return arr, template
+        p = check_probs(arr, "probs")[:, 1]
+        logit = np.log(p + _EPS) - np.log1p(-p + _EPS)
+        return np.clip(logit, -_MAX_LOGIT, _MAX_LOGIT), template
+
+    def fit(self, scores_or_probs: Any, y: Any, *, labels: Any = None) -> PlattScaling:
+        """Fit ``a`` and ``b`` by minimising the (Platt-target) cross-entropy."""
+        s, _ = self._scores(scores_or_probs)
+        if s.ndim != 1:
+            raise ValueError(f"PlattScaling fits one set of scores (n_obs,); got {s.shape}.")
+        y_idx = _fit_labels(y, 2, labels, scores_or_probs, s.size)
+        n_pos = float(y_idx.sum())
+        n_neg = y_idx.size - n_pos
+        t = y_idx.astype(float)
+        if self.prior_correction:
+            t = np.where(y_idx == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+
+        def loss(ab: Floats) -> tuple[float, Floats]:
+            eta = ab[0] * s + ab[1]
+            # Cross-entropy -t log sigma(eta) - (1 - t) log sigma(-eta), stably.
+            value = np.sum(np.logaddexp(0, -eta) * t + np.logaddexp(0, eta) * (1 - t))
+            g = expit(eta) - t
+            return float(value), np.array([g @ s, g.sum()])
+
+        x0 = np.array([1.0, np.log((n_pos + 1) / (n_neg + 1))])
+        res = minimize(
+            loss,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"gtol": 1e-10, "ftol": 1e-14, "maxiter": 1000},
+        )
+        self.a_, self.b_ = float(res.x[0]), float(res.x[1])
+        self.n_classes_ = 2
+        self.classes_ = _known(labels, scores_or_probs)
+        return self
+
+    def transform(self, scores_or_probs: Any) -> Any:
+        """Recalibrated probabilities, shape (..., n_obs, 2), same kind as the input.
+
+        Examples
+        --------
+        >>> ps = PlattScaling(input="logits", prior_correction=False)
+        >>> ps = ps.fit([-1.0, 1.0, 2.0, -2.0], [0, 1, 0, 1])  # uninformative scores
+        >>> ps.transform([0.0]).round(6).tolist()
+        [[0.5, 0.5]]
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "a_")
+        s, template = self._scores(scores_or_probs)
+        _check_classes(self, 2, class_coord(scores_or_probs))
+        p1 = expit(self.a_ * s + self.b_)
+        return wrap(np.stack([1 - p1, p1], axis=-1), template)
+
+    predict_proba = transform
+
+
+class IsotonicCalibration(BaseEstimator):
+    """Isotonic recalibration: binary, or one-vs-rest with renormalisation for K > 2.
+
+    Each class's probability is mapped through a monotone step function fitted by
+    :class:`sklearn.isotonic.IsotonicRegression` (the NLL-optimal monotone map for binary
+    outcomes, as it is also the Brier-optimal one); rows are renormalised to sum to 1.
+
+    Attributes
+    ----------
+    maps_ : dict of int -> IsotonicRegression
+    n_classes_ : int
+
+    Examples
+    --------
+    >>> iso = IsotonicCalibration().fit([0.1, 0.3, 0.6, 0.9], [0, 1, 0, 1])
+    >>> iso.transform([0.2, 0.7])[:, 1].round(4).tolist()  # interpolates the steps
+    [0.25, 0.6667]
+    """
+
+    def fit(self, probs: Any, y: Any, *, labels: Any = None) -> IsotonicCalibration:
+        """Fit one isotonic map per class (one for binary problems)."""
+        from sklearn.isotonic import IsotonicRegression
+
+        arr, _ = _values(probs, "probs")
+        arr = check_probs(arr, "probs")
+        if arr.ndim != 2:
+            raise ValueError(
+                f"IsotonicCalibration fits one set of probabilities (n_obs, n_classes); got "
+                f"shape {arr.shape}."
+            )
+        y_idx = _fit_labels(y, arr.shape[-1], labels, probs, arr.shape[0])
+        columns = [1] if arr.shape[1] == 2 else range(arr.shape[1])
+        self.maps_ = {
+            k: IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+                arr[:, k], (y_idx == k).astype(float)
+            )
+            for k in columns
+        }
+        self.n_classes_ = int(arr.shape[1])
+        self.classes_ = _known(labels, probs)
+        return self
+
+    def transform(self, probs: Any) -> Any:
+        """Recalibrated probabilities, shape (..., n_obs, n_classes), same kind as the input.
+
+        Examples
+        --------
+        >>> iso = IsotonicCalibration().fit([0.1, 0.3, 0.6, 0.9], [0, 0, 1, 1])
+        >>> iso.transform([0.2, 0.8]).tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "maps_")
+        values, template = _values(probs, "probs")
+        arr = check_probs(values, "probs")
+        _check_classes(self, arr.shape[-1], class_coord(probs))
+        flat = arr.reshape(-1, arr.shape[-1])
+        if self.n_classes_ == 2:
+            p1 = self.maps_[1].predict(flat[:, 1])
+            out = np.stack([1 - p1, p1], axis=-1)
+        else:
+            out = np.stack([self.maps_[k].predict(flat[:, k]) for k in range(flat.shape[1])], 1)
+            sums = out.sum(axis=1, keepdims=True)
+            out = np.where(sums > 0, out / np.where(sums > 0, sums, 1), 1.0 / flat.shape[1])
+        return wrap(out.reshape(arr.shape), template)
+
+    predict_proba = transform
