@@ -29,15 +29,22 @@ __all__ = ["FAMILIES", "Family", "Logistic", "PriorSettings", "Softmax", "family
 
 
 class PriorSettings(Protocol):
-    """What a family needs of a model specification to set its priors."""
+    """What a family needs of a model specification to set its priors (read-only)."""
 
-    prior: str
-    prior_scale: float
-    intercept_prior_scale: float
-    prior_nu: float
-    flat_intercept: bool
-    coding: str
-    classes: np.ndarray
+    @property
+    def prior(self) -> str: ...  # noqa: D102
+    @property
+    def prior_scale(self) -> float: ...  # noqa: D102
+    @property
+    def intercept_prior_scale(self) -> float: ...  # noqa: D102
+    @property
+    def prior_nu(self) -> float: ...  # noqa: D102
+    @property
+    def flat_intercept(self) -> bool: ...  # noqa: D102
+    @property
+    def coding(self) -> str: ...  # noqa: D102
+    @property
+    def classes(self) -> np.ndarray: ...  # noqa: D102
 
 
 def _coef_prior(pm: Any, name: str, spec: PriorSettings, dims: Any) -> Any:

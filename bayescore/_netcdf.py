@@ -230,7 +230,7 @@ def read_fit(path: str | os.PathLike[str], *, validate: bool = True) -> xr.DataT
             f"{name!r} is a netCDF file but not a bayescore model (no posterior group with "
             f"a {ATTR_FORMAT!r} stamp). Save models with bayescore.save."
         )
-    attrs: dict[str, Any] = tree[POSTERIOR].attrs
+    attrs: dict[Any, Any] = tree[POSTERIOR].attrs
     try:
         version = int(attrs[ATTR_FORMAT])
     except (TypeError, ValueError):

@@ -16,6 +16,7 @@ independently of the optimiser: above 0.7, q is not a usable stand-in for the po
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -319,7 +320,7 @@ class ELBOConvergence:
         self._sums, self._n_avg = None, 0
         chol = np.linalg.cholesky(cov + 1e-300 * np.eye(cov.shape[0]))
         z = mean + self.eps @ chol.T
-        entropy = 0.5 * (mean.size * np.log(2 * np.pi * np.e) + np.linalg.slogdet(cov)[1])
+        entropy = 0.5 * (mean.size * np.log(2 * np.pi * math.e) + np.linalg.slogdet(cov)[1])
         elbo = float(np.mean(self.density.log_joint(z))) + entropy
         self.elbo_trace.append(elbo)
         if self._previous is not None:
@@ -383,7 +384,7 @@ def fit_vi(
                 "batch_size= needs a model made by bayescore.build_model (it rebuilds the "
                 "likelihood with pm.Minibatch); for your own model, build it with pm.Minibatch."
             )
-        fit_model = build_from_spec(spec, batch_size=batch_size)
+        fit_model = build_from_spec(spec, batch_size=batch_size, data_from=model)
     inference_cls = {"advi": pm.ADVI, "fullrank_advi": pm.FullRankADVI}[method]
     import pytensor
 
@@ -413,7 +414,7 @@ def fit_vi(
     stopper.apply_average(approx)
     with fit_model:
         idata = approx.sample(draws, random_seed=random_seed, return_inferencedata=True)
-    if batch_size is not None:
+    if spec is not None and batch_size is not None:
         # Minibatch graphs carry no full observed data; record the training data instead.
         idata = _replace_data_groups(idata, spec)
     parts = elbo_parts(approx, model, n_mc=n_mc, random_seed=random_seed)

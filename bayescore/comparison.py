@@ -22,8 +22,9 @@ import numpy as np
 import xarray as xr
 from scipy.stats import norm
 
+from bayescore._array import binning
 from bayescore._names import CLASS, LOG_LIKELIHOOD, MODEL, OBS, POSTERIOR, as_idata
-from bayescore.scoring import Estimate, brier_score, posterior_predictive_nll
+from bayescore.scoring import Estimate, pointwise_scores, posterior_predictive_nll
 
 __all__ = ["WAIC", "ParetoKWarning", "compare", "cross_validate", "loo", "loo_compare", "waic"]
 
@@ -122,43 +123,24 @@ def compare(
     >>> table["model"].values.tolist(), round(float(table["d_nll"][1]), 4)
     (['sharp', 'flat'], 0.4661)
     """
-    from bayescore.calibration import expected_calibration_error
-
     if not isinstance(models, dict) or not models:
         raise TypeError("models must be a non-empty dict of name -> model or predictions.")
     pointwise: dict[str, np.ndarray] = {}
     extra: dict[str, dict[str, float]] = {}
     for name, model in models.items():
         preds, classes = _predictions(model, X)
-        lab = labels if labels is not None else classes
-        nll = posterior_predictive_nll(y, preds, labels=lab, pointwise=True)
-        pointwise[name] = np.asarray(nll, dtype=float)
-        mean = _mean_probs(preds)
+        # One validated pass over each model's draws gives every column of the table.
+        pw = pointwise_scores(y, preds, labels=labels if labels is not None else classes)
+        pointwise[name] = pw.values["nll"]
         extra[name] = {
-            "brier": brier_score(y, mean, labels=lab),
-            "ece": expected_calibration_error(y, mean, n_bins=n_bins, labels=lab),
-            "accuracy": _accuracy(y, mean, lab),
+            "brier": float(pw.values["brier"].mean()),
+            "ece": binning.ece_mce(*binning.top_label(pw.mean_probs, pw.y_idx), n_bins).ece,
+            "accuracy": float(pw.values["accuracy"].mean()),
         }
     sizes = {n: v.size for n, v in pointwise.items()}
     if len(set(sizes.values())) > 1:
         raise ValueError(f"All models must predict the same observations; got sizes {sizes}.")
     return _table(pointwise, extra, "nats")
-
-
-def _mean_probs(preds: Any) -> np.ndarray:
-    if isinstance(preds, xr.DataArray):
-        other = [d for d in preds.dims if d not in (OBS, CLASS)]
-        return preds.mean(other).transpose(OBS, CLASS).values if other else preds.values
-    arr = np.asarray(preds, dtype=float)
-    return arr.reshape((-1,) + arr.shape[-2:]).mean(axis=0) if arr.ndim > 2 else arr
-
-
-def _accuracy(y: Any, mean: np.ndarray, labels: Any) -> float:
-    from bayescore.scoring import _resolve_y
-
-    probs = mean if mean.ndim == 2 else np.stack([1 - mean, mean], axis=-1)
-    y_idx = _resolve_y(y, probs.shape[-1], labels, None)
-    return float(np.mean(np.argmax(probs, axis=-1) == y_idx))
 
 
 def _fold_nll(estimator: Any, X: Any, y: Any, train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -252,7 +234,7 @@ def cross_validate(
         test = folds[k][1]
         pointwise[name][test] = values
         fold_of[test] = k
-    extra = {name: {} for name in estimators}
+    extra: dict[str, dict[str, float]] = {name: {} for name in estimators}
     table = _table(pointwise, extra, "nats")
     table["nll_pointwise"] = ((MODEL, OBS), np.stack([pointwise[m] for m in table[MODEL].values]))
     table["fold"] = ((OBS,), fold_of)

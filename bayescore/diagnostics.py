@@ -148,14 +148,12 @@ def _nuts_checks(
         ),
         None,
     )
-    if depth is not None:
+    if stats is not None and depth is not None:
         rows.append(("treedepth_share", float(stats[depth].mean()), "<=", treedepth_max_share))
     return rows
 
 
-def _vi_checks(
-    idata: Any, elbo_tol: float, k_max: float
-) -> list[tuple[str, float, str, float]]:
+def _vi_checks(idata: Any, elbo_tol: float, k_max: float) -> list[tuple[str, float, str, float]]:
     vi = idata[VARIATIONAL]
     tol = float(vi.attrs.get("tol", elbo_tol))
     rows = [

@@ -7,6 +7,7 @@ the posterior predictive mean, :math:`\bar p_{nk} = \frac1S\sum_s p_{snk}`.
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from bayescore._names import (
     POSTERIOR,
 )
 from bayescore._netcdf import write_fit
-from bayescore._validation import check_finite
+from bayescore._validation import Interval, Options, check_finite
 from bayescore.predictive import PosteriorPredictor
 
 __all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier", "estimator_for_kind"]
@@ -56,10 +57,43 @@ def _rows(estimator: Any, X: Any, y: Any = None, reset: bool = False) -> Any:
     return check_finite(X_arr, "X"), y_arr
 
 
+_POSITIVE = Interval(numbers.Real, 0, None, "neither")
+
+#: Allowed values of every estimator parameter, checked at the top of ``fit`` (as
+#: scikit-learn's ``_parameter_constraints``); ``None`` passes where it is the default.
+_CONSTRAINTS: dict[str, Interval | Options] = {
+    "method": Options(("nuts", "advi", "fullrank_advi")),
+    "draws": Interval(numbers.Integral, 1, None, "left"),
+    "tune": Interval(numbers.Integral, 0, None, "left"),
+    "chains": Interval(numbers.Integral, 1, None, "left"),
+    "prior_scale": _POSITIVE,
+    "intercept_prior_scale": _POSITIVE,
+    "prior": Options(("normal", "student_t")),
+    "random_seed": Interval(numbers.Integral, 0, None, "left"),
+    "sampler": Options(("pymc", "nutpie", "numpyro")),
+    "target_accept": Interval(numbers.Real, 0, 1, "neither"),
+    "cores": Interval(numbers.Integral, 1, None, "left"),
+    "batch_size": Interval(numbers.Integral, 1, None, "left"),
+    "coding": Options(("reference", "zerosum")),
+}
+
+
 class _BayesianClassifier(ClassifierMixin, BaseEstimator):
     """Shared fit/predict logic; subclasses set the model kind and its parameters."""
 
     _kind: str = "softmax"
+
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        for param, value in self.get_params(deep=False).items():
+            rule = _CONSTRAINTS.get(param)
+            if rule is not None and value is not None:
+                rule.check(param, value, name)
+        if self.fit_kwargs is not None and not isinstance(self.fit_kwargs, dict):
+            raise TypeError(
+                f"The 'fit_kwargs' parameter of {name} must be a dict or None. "
+                f"Got {self.fit_kwargs!r} instead."
+            )
 
     def _model_kwargs(self) -> dict[str, Any]:
         return {
@@ -94,12 +128,13 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         from bayescore.inference import fit as fit_model
         from bayescore.models import build_from_spec, make_spec
 
+        self._check_params()
         X_arr, y_arr = _rows(self, X, y, reset=True)
         check_classification_targets(y_arr)
         classes, y_idx = np.unique(y_arr, return_inverse=True)
         if classes.size < 2:
             raise ValueError(
-                f"y must contain at least 2 classes; got 1 class ({classes[0]!r}). "
+                f"y must contain at least 2 classes; got 1 class ({classes.tolist()[0]!r}). "
                 "A classifier needs samples of at least 2 classes in the data."
             )
         spec = make_spec(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import numbers
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ from bayescore._names import (
     has_group,
 )
 from bayescore._pymc import import_pymc, quiet_pymc
-from bayescore._validation import check_choice, check_int
+from bayescore._validation import Interval, check_choice, check_int
 from bayescore._vi import ELBOParts, elbo_parts, fit_vi
 from bayescore.models import model_spec
 
@@ -70,9 +71,9 @@ def _fit_nuts(
             "Install the fast backends with `pip install 'bayescore[fast]'`, or use "
             "sampler='pymc' or sampler='nutpie'."
         )
-    check_int("draws", draws, min_value=1, func="fit")
-    check_int("tune", tune, min_value=0, func="fit")
-    check_int("chains", chains, min_value=1, func="fit")
+    TARGET_ACCEPT.check("target_accept", target_accept, "fit")
+    if cores is not None:
+        check_int("cores", cores, min_value=1, func="fit")
     with model:
         idata = pm.sample(
             draws=draws,
@@ -88,6 +89,32 @@ def _fit_nuts(
         )
     return idata
 
+
+#: Keyword arguments each method takes beyond fit's own; anything else is an error, so a
+#: misspelt option is never silently ignored.
+METHOD_OPTIONS: dict[str, frozenset[str]] = {
+    "nuts": frozenset(
+        {
+            "sampler",
+            "target_accept",
+            "cores",
+            "init",
+            "initvals",
+            "max_treedepth",
+            "nuts_sampler_kwargs",
+            "compile_kwargs",
+            "mp_ctx",
+            "discard_tuned_samples",
+            "jitter_max_retries",
+        }
+    ),
+    "advi": frozenset(
+        {"max_iter", "learning_rate", "tol", "window", "batch_size", "obj_n_mc", "n_mc"}
+    ),
+}
+METHOD_OPTIONS["fullrank_advi"] = METHOD_OPTIONS["advi"]
+#: NUTS's target acceptance rate: a probability strictly between 0 and 1.
+TARGET_ACCEPT = Interval(numbers.Real, 0, 1, "neither")
 
 METHODS: dict[str, Callable[..., Any]] = {
     "nuts": _fit_nuts,
@@ -181,6 +208,15 @@ def fit(
     ('chain', 'draw', 'feature')
     """
     check_choice("method", method, METHODS, "fit")
+    check_int("draws", draws, min_value=1, func="fit")
+    check_int("tune", tune, min_value=0, func="fit")
+    check_int("chains", chains, min_value=1, func="fit")
+    unknown = sorted(set(kwargs) - METHOD_OPTIONS[method])
+    if unknown:
+        raise ValueError(
+            f"fit(method={method!r}) got unknown options {unknown}; it accepts "
+            f"{sorted(METHOD_OPTIONS[method])}."
+        )
     start = time.perf_counter()
     fitter = METHODS[method]
     with quiet_pymc(not progressbar):
