@@ -68,7 +68,19 @@ def test_compare_csv_and_errors(model_file, tmp_path):
     ds.X.assign(species=ds.y).to_csv(csv, index=False)
     result = runner.invoke(
         app,
-        ["compare", str(model_file), str(model_file), "--data", str(csv), "--target", "species"],
+        [
+            "compare",
+            str(model_file),
+            str(model_file),
+            "--data",
+            str(csv),
+            "--target",
+            "species",
+            "--name",
+            "iris a",
+            "--name",
+            "iris b",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "iris" in result.output
