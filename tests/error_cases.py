@@ -1,0 +1,181 @@
+"""Rejected inputs for docs/errors.md: the calls, and the names they run with.
+
+``python tests/error_cases.py`` (re)writes ``docs/errors.md`` by running every call; the test
+``test_errors_table.py`` reads that file back and checks every message is still exact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+import bayescore as bs
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / "docs" / "errors.md"
+
+
+def namespace() -> dict[str, object]:
+    """The names the calls in the table may use."""
+    rng = np.random.default_rng(0)
+    draws = xr.DataArray(
+        rng.dirichlet([1.0, 1.0, 1.0], size=(2, 5, 4)),
+        dims=("chain", "draw", "obs", "class"),
+        coords={"class": ["a", "b", "c"]},
+    )
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    return {
+        "bs": bs,
+        "np": np,
+        "xr": xr,
+        "p": np.array([[0.8, 0.2], [0.3, 0.7]]),
+        "y": np.array([0, 1]),
+        "draws": draws,
+        "X": X,
+        "y30": y,
+        "ts3": bs.TemperatureScaling().fit(rng.dirichlet([1, 1, 1], size=20), rng.integers(0, 3, 20)),
+        "iso3": bs.IsotonicCalibration().fit(rng.dirichlet([1, 1, 1], size=20), rng.integers(0, 3, 20)),
+        "Logistic": bs.BayesianLogisticClassifier,
+        "Softmax": bs.BayesianSoftmaxClassifier,
+        "fit_kw": {"warn": False, "draws": 10},
+    }
+
+
+CALLS = [
+    # ----------------------------------------------------------- probabilities
+    "bs.log_loss(y, [[0.8, 0.3], [0.3, 0.7]])",
+    "bs.log_loss(y, [[1.2, -0.2], [0.3, 0.7]])",
+    "bs.log_loss(y, [[np.nan, 0.2], [0.3, 0.7]])",
+    "bs.log_loss(y, [[np.inf, 0.2], [0.3, 0.7]])",
+    "bs.log_loss(y, [1.5, 0.5])",
+    "bs.log_loss(y, [['a', 'b'], ['c', 'd']])",
+    "bs.log_loss(y, [[1 + 2j, 0], [0.3, 0.7]])",
+    "bs.log_loss(y, np.empty((0, 2)))",
+    "bs.log_loss([0, 1, 1], p)",
+    "bs.log_loss([0, 2], p)",
+    "bs.log_loss([0, -1], p)",
+    "bs.log_loss([0.5, 1], p)",
+    "bs.log_loss([[0, 1]], p)",
+    "bs.log_loss(y, p, eps=0.7)",
+    "bs.log_loss(y, p, eps=-1)",
+    "bs.log_loss(y, p, eps='tiny')",
+    "bs.log_loss(y, p, base=1)",
+    "bs.log_loss(y, p, base=-2)",
+    "bs.log_loss(y, p, sample_weight=[1.0, -1.0])",
+    "bs.log_loss(y, p, sample_weight=[0.0, 0.0])",
+    "bs.log_loss(y, p, sample_weight=[1.0])",
+    "bs.nll_from_logits(y, [[np.nan, 0.0], [0.0, 1.0]])",
+    "bs.brier_score(y, [[0.5, 0.6], [0.3, 0.7]])",
+    "bs.spherical_score(y, [[-0.5, 1.5], [0.3, 0.7]])",
+    # ------------------------------------------------------------- labels
+    "bs.log_loss(['a', 'b'], p)",
+    "bs.log_loss(['neg', 'pos'], p, labels=['neg', 'POS'])",
+    "bs.log_loss(['a', 'b'], p, labels=['a', 'a'])",
+    "bs.log_loss(['a', 'b'], p, labels=['a', 'b', 'c'])",
+    "bs.posterior_predictive_nll(['a', 'b', 'd', 'a'], draws)",
+    "bs.posterior_predictive_nll([0, 1, 2, 0], draws.assign_coords({'class': [1, 2, 3]}))",
+    "bs.posterior_predictive_nll(['a', 'b', 'c', 'a'], draws, labels=['c', 'b', 'a'])",
+    "bs.class_prior_baseline(['a', 'b'], ['a', 'z'], labels=['a', 'b'])",
+    "bs.label_smoothing_nll(y, p, alpha=1.5)",
+    "bs.focal_loss(y, p, gamma=-1)",
+    "bs.uniform_baseline(0)",
+    # ---------------------------------------------------------------- draws
+    "bs.posterior_predictive_nll([0, 1], np.ones((3, 2, 2)))",
+    "bs.posterior_predictive_nll([0, 1, 2, 0], draws.rename({'class': 'k'}))",
+    "bs.uncertainty_decomposition(np.full((2, 3, 2), 0.7))",
+    "bs.score([0, 1], np.full((2, 2, 3), 0.5))",
+    # ---------------------------------------------------------- calibration
+    "bs.expected_calibration_error(y, p, n_bins=0)",
+    "bs.expected_calibration_error(y, p, n_bins=2.5)",
+    "bs.expected_calibration_error(y, p, strategy='equal')",
+    "bs.reliability_table(y, p, level=1.5)",
+    "bs.maximum_calibration_error(y, p, n_bins=-3)",
+    "bs.bootstrap_calibration_error(y, p, n_boot=1)",
+    "bs.TemperatureScaling(input='scores').fit(p, y)",
+    "ts3.transform(p)",
+    "iso3.transform(p)",
+    "bs.PlattScaling().fit(np.full((2, 3), 1 / 3), y)",
+    "bs.TemperatureScaling().transform(p)",
+    "bs.CalibratedBayesianClassifier(method='beta').fit(X, y30)",
+    # ----------------------------------------------------------- estimators
+    "Logistic(target_accept=1.5).fit(X, y30)",
+    "Logistic(target_accept=0).fit(X, y30)",
+    "Logistic(draws=0).fit(X, y30)",
+    "Logistic(draws=10.5).fit(X, y30)",
+    "Logistic(chains=0).fit(X, y30)",
+    "Logistic(method='hmc').fit(X, y30)",
+    "Logistic(prior_scale=-1).fit(X, y30)",
+    "Logistic(prior='laplace').fit(X, y30)",
+    "Logistic(sampler='stan').fit(X, y30)",
+    "Logistic(cores=0).fit(X, y30)",
+    "Logistic(batch_size=0).fit(X, y30)",
+    "Logistic(fit_kwargs=[1]).fit(X, y30)",
+    "Logistic(method='advi', fit_kwargs={'bogus': 1}).fit(X, y30)",
+    "Softmax(coding='effects').fit(X, y30)",
+    "Logistic().fit(X, np.arange(30) % 3)",
+    "Logistic().fit(X, np.zeros(30))",
+    "Logistic().fit(np.where(X > 1.5, np.nan, X), y30)",
+    "Logistic().fit(X[:4, 0], y30[:4])",
+    "Logistic().predict(X)",
+    # ----------------------------------------------------------- lower level
+    "bs.build_model(X, y30, kind='probit')",
+    "bs.build_model(X, y30, prior_scale=0)",
+    "bs.build_model(X, y30, kind='softmax', coding='zerosum', prior='student_t')",
+    "bs.build_model(X, y30[:10])",
+    "bs.fit(bs.build_model(X, y30), method='laplace', warn=False)",
+    "bs.fit(bs.build_model(X, y30), draws=0, warn=False)",
+    "bs.fit(bs.build_model(X, y30), target_accept=1.5, **fit_kw)",
+    "bs.fit(bs.build_model(X, y30), bogus=1, **fit_kw)",
+    "bs.fit(bs.build_model(X, y30), 'advi', learning_rate=-1, **fit_kw)",
+    "bs.predict_proba_draws({'not': 'a fit'}, X)",
+    "bs.diagnose({'posterior': 1})",
+    "bs.load('missing.nc')",
+    "bs.save({'not': 'a model'}, 'x.nc')",
+    "bs.load_dataset('titanic')",
+    "bs.compare({}, y)",
+    "bs.compare({'a': p, 'b': np.full((3, 2), 0.5)}, y)",
+    "bs.cross_validate([], X, y30)",
+]
+
+
+def run(call: str, ns: dict[str, object]) -> str:
+    """``"ExceptionType: message"`` of a call that must fail."""
+    try:
+        eval(call, dict(ns))  # noqa: S307 - the calls are this file's own literals
+    except Exception as exc:  # noqa: BLE001 - every rejection is recorded
+        return f"{type(exc).__name__}: {exc}"
+    raise AssertionError(f"{call} did not raise")
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def write_table() -> None:
+    """Write docs/errors.md from the calls above."""
+    ns = namespace()
+    lines = [
+        "# Errors: what bayescore rejects, and what it says",
+        "",
+        "Every call below is refused with the message shown (exactly: the test suite runs",
+        "each call and compares). Messages name the argument, show the bad value and say how",
+        "to fix it. Names used: `p = [[0.8, 0.2], [0.3, 0.7]]`, `y = [0, 1]`, `draws` a",
+        "DataArray `(chain, draw, obs, class)` with classes `a, b, c` and 4 observations,",
+        "`X` (30 x 2) and `y30` (0/1 labels), `ts3`/`iso3` recalibrators fitted on 3 classes,",
+        "`Logistic`/`Softmax` the two estimators, `fit_kw = {'warn': False, 'draws': 10}`.",
+        "Regenerate with `python tests/error_cases.py`.",
+        "",
+        "| # | call | raises |",
+        "|---|---|---|",
+    ]
+    for i, call in enumerate(CALLS, 1):
+        lines.append(f"| {i} | `{call}` | {_cell(run(call, ns))} |")
+    TABLE.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    write_table()
+    print(f"wrote {len(CALLS)} rows to {TABLE}")
