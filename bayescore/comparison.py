@@ -23,6 +23,7 @@ import xarray as xr
 from scipy.stats import norm
 
 from bayescore._array import binning
+from bayescore._array.scores import log_mean_exp
 from bayescore._names import CLASS, LOG_LIKELIHOOD, MODEL, OBS, POSTERIOR, as_idata
 from bayescore.scoring import Estimate, pointwise_scores, posterior_predictive_nll
 
@@ -342,13 +343,11 @@ def waic(estimator_or_idata: Any) -> WAIC:
     ArviZ 1.x dropped WAIC in favour of PSIS-LOO, which is more reliable; it is kept here
     for comparison with published results.
     """
-    from scipy.special import logsumexp
-
     from bayescore.predictive import log_likelihood_draws
 
     ll = log_likelihood_draws(as_idata(estimator_or_idata))
     values = ll.values.reshape(-1, ll.sizes[OBS])
-    lppd_i = logsumexp(values, axis=0) - np.log(values.shape[0])
+    lppd_i = log_mean_exp(values, axis=0)
     var_i = values.var(axis=0, ddof=1)
     elpd_i = lppd_i - var_i
     return WAIC(

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.special import logsumexp
+from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from bayescore._array.scores import log_mean_exp
 from bayescore._families import family
 from bayescore._names import (
     ATTR_ESTIMATOR,
@@ -230,9 +231,8 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "idata_")
         X_arr, _ = _rows(self, X)
         logits = PosteriorPredictor(self.idata_).logits(X_arr).values
-        logp = logits - logsumexp(logits, axis=-1, keepdims=True)
-        n_draws = logp.shape[0] * logp.shape[1]
-        return logsumexp(logp.reshape((n_draws,) + logp.shape[2:]), axis=0) - np.log(n_draws)
+        logp = log_softmax(logits, axis=-1)
+        return log_mean_exp(logp, axis=(0, 1))
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class label under the posterior predictive distribution."""

@@ -81,7 +81,9 @@ def main() -> None:
             check=True,
         )
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{'job':16} {'input MB':>9} {'extra MB':>9} {'% input':>8} {'kept MB':>8} {'seconds':>8}")
+    print(
+        f"{'job':16} {'input MB':>9} {'extra MB':>9} {'% input':>8} {'kept MB':>8} {'seconds':>8}"
+    )
     for name, r in results.items():
         share = 100 * r["extra_mb"] / r["input_mb"]
         print(

@@ -36,8 +36,12 @@ def namespace() -> dict[str, object]:
         "draws": draws,
         "X": X,
         "y30": y,
-        "ts3": bs.TemperatureScaling().fit(rng.dirichlet([1, 1, 1], size=20), rng.integers(0, 3, 20)),
-        "iso3": bs.IsotonicCalibration().fit(rng.dirichlet([1, 1, 1], size=20), rng.integers(0, 3, 20)),
+        "ts3": bs.TemperatureScaling().fit(
+            rng.dirichlet([1, 1, 1], size=20), rng.integers(0, 3, 20)
+        ),
+        "iso3": bs.IsotonicCalibration().fit(
+            rng.dirichlet([1, 1, 1], size=20), rng.integers(0, 3, 20)
+        ),
         "Logistic": bs.BayesianLogisticClassifier,
         "Softmax": bs.BayesianSoftmaxClassifier,
         "fit_kw": {"warn": False, "draws": 10},

@@ -98,3 +98,43 @@ def test_bundled_datasets(name, shape, n_classes):
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="Unknown data set 'titanic'; available"):
         load_dataset("titanic")
+
+
+@pytest.mark.parametrize("factor", [1e300, 1e-300, 1e-13, 1e13])
+def test_standardisation_is_exact_at_any_feature_scale(factor):
+    """Features of size 1e300 or 1e-300 are standardised exactly, never called constant."""
+    from bayescore.data import Standardization
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * [1.0, 5.0, 0.1] + [0.0, 3.0, -1.0]
+    ref = Standardization.fit(X)
+    scaled = Standardization.fit(X * factor)
+    np.testing.assert_allclose(scaled.scale / factor, X.std(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(scaled.mean / factor, X.mean(axis=0), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(scaled.transform(X * factor), ref.transform(X), atol=1e-12)
+    # Only columns whose values are all equal are constant, however small they are.
+    tiny_constant = np.column_stack([X[:, 0] * factor, np.full(200, 3e-300)])
+    assert Standardization.fit(tiny_constant).scale.tolist()[1] == 1.0
+
+
+@pytest.mark.parametrize("factor", [1e300, 1e-300, 1e-13])
+def test_fit_on_extreme_feature_scales_predicts_as_on_unit_scale(factor):
+    """The same seed on X and X * factor gives the same posterior on the standardised scale."""
+    import bayescore as bs
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 2))
+    y = (X[:, 0] - X[:, 1] + rng.normal(size=120) > 0).astype(int)
+
+    def fitted(data):
+        return bs.BayesianLogisticClassifier(
+            method="advi", draws=200, random_seed=0, fit_kwargs={"warn": False}
+        ).fit(data, y)
+
+    base, scaled = fitted(X), fitted(X * factor)
+    np.testing.assert_allclose(
+        scaled.predict_proba(X * factor), base.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
+    assert base.score(X, y) > 0.7 and scaled.score(X * factor, y) == base.score(X, y)
+    coef = scaled.idata_["posterior"]["coef"].mean(("chain", "draw")).values
+    assert np.all(np.abs(coef) > 0.3)  # no feature disabled

@@ -81,7 +81,12 @@ def test_no_private_names_taken_from_another_public_module():
 
 def test_scoring_layers_never_import_pymc_or_the_fitting_side():
     light = [m for m in MODULES if m.startswith(("bayescore._array", "bayescore.calibration"))]
-    light += ["bayescore.scoring", "bayescore._inputs", "bayescore._validation", "bayescore._names"]
+    light += [
+        "bayescore.scoring",
+        "bayescore._inputs",
+        "bayescore._validation",
+        "bayescore._names",
+    ]
     fitting = {"bayescore.models", "bayescore.inference", "bayescore._vi", "bayescore.estimators"}
     for name in light:
         targets = {t for t, _ in _imports(name, MODULES[name])}

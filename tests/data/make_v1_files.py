@@ -15,7 +15,6 @@ import numpy as np
 import bayescore as bs
 
 
-
 def main() -> None:
     """Fit and save (only when run as a script: importing this file writes nothing)."""
     if bs.__version__ != "0.1.0":
