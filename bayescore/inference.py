@@ -37,7 +37,7 @@ from bayescore._names import (
 )
 from bayescore._pymc import import_pymc, quiet_pymc
 from bayescore._validation import Interval, check_choice, check_int
-from bayescore._vi import ELBOParts, elbo_parts, fit_vi
+from bayescore._vi import ELBOParts, elbo_parts, fit_laplace, fit_vi
 from bayescore.models import model_spec
 
 if TYPE_CHECKING:
@@ -109,8 +109,18 @@ METHOD_OPTIONS: dict[str, frozenset[str]] = {
         }
     ),
     "advi": frozenset(
-        {"max_iter", "learning_rate", "tol", "window", "batch_size", "obj_n_mc", "n_mc"}
+        {
+            "max_iter",
+            "learning_rate",
+            "tol",
+            "window",
+            "batch_size",
+            "obj_n_mc",
+            "n_mc",
+            "warm_start",
+        }
     ),
+    "laplace": frozenset({"n_mc"}),
 }
 METHOD_OPTIONS["fullrank_advi"] = METHOD_OPTIONS["advi"]
 #: NUTS's target acceptance rate: a probability strictly between 0 and 1.
@@ -120,6 +130,7 @@ METHODS: dict[str, Callable[..., Any]] = {
     "nuts": _fit_nuts,
     "advi": functools.partial(fit_vi, method="advi"),
     "fullrank_advi": functools.partial(fit_vi, method="fullrank_advi"),
+    "laplace": fit_laplace,
 }
 
 
@@ -164,7 +175,9 @@ def fit(
     model : pymc.Model
         Usually from :func:`bayescore.build_model`; any PyMC model works for NUTS and
         full-data ADVI.
-    method : {"nuts", "advi", "fullrank_advi"}, default "nuts"
+    method : {"nuts", "advi", "fullrank_advi", "laplace"}, default "nuts"
+        ``laplace``: the Gaussian at the posterior mode with the inverse Hessian as its
+        covariance (closed form for logistic and reference-coded softmax models).
     draws : int, default 1000
         Posterior draws per chain (NUTS) or draws from q (ADVI, one chain).
     tune : int, default 1000
@@ -180,10 +193,12 @@ def fit(
     **kwargs
         NUTS: ``sampler`` ("pymc", "nutpie", "numpyro"), ``target_accept`` (0.8, as PyMC),
         ``cores`` (default: one per chain), other ``pm.sample`` arguments.
-        ADVI: ``max_iter`` (50 000), ``learning_rate`` (Adam step; 0.02, or 0.01 with
-        ``batch_size``), ``tol`` (1e-4 relative
-        change of the windowed mean ELBO), ``window`` (500), ``batch_size`` (minibatch size
-        for large N), ``obj_n_mc`` (1), ``n_mc`` (1000 draws for the ELBO split).
+        ADVI: ``max_iter`` (50 000), ``learning_rate`` (Adam's first step: 0.02; 0.01 for
+        full-rank or with ``batch_size``; halved whenever the ELBO stalls), ``warm_start``
+        (True: start q at the Laplace approximation), ``tol`` (1e-4: relative change of the
+        ELBO of the window-averaged q, at fixed draws), ``window`` (500 iterations),
+        ``batch_size`` (minibatch size for large N), ``obj_n_mc`` (1), ``n_mc`` (1000
+        draws from q for the ELBO split and the Pareto k-hat). Laplace: ``n_mc``.
 
     Returns
     -------

@@ -170,3 +170,31 @@ def test_predict_errors(wine_fit, wine):
     renamed = pd.DataFrame(wine.X.values[:2], columns=[f"c{i}" for i in range(13)])
     with pytest.raises(ValueError, match="feature names should match"):
         wine_fit.predict(renamed)
+
+
+def test_laplace_fits_feed_every_scoring_calibration_and_comparison_function():
+    """A Laplace fit has ADVI's format: scores, calibration, comparison and diagnose take it."""
+    import bayescore as bs
+
+    ds = bs.load_dataset("wine")
+    clf = bs.BayesianSoftmaxClassifier(method="laplace", draws=300, fit_kwargs={"warn": False})
+    clf.fit(ds.X, ds.y)
+    draws = clf.predict_proba_draws(ds.X)
+    assert draws.dims == ("chain", "draw", "obs", "class") and draws.sizes["draw"] == 300
+    scores = bs.score(ds.y, draws)
+    by_hand = -np.mean(
+        np.log(
+            draws.mean(("chain", "draw")).values[
+                np.arange(len(ds.y)), np.searchsorted(clf.classes_, ds.y)
+            ]
+        )
+    )
+    assert float(scores["nll"]) == pytest.approx(by_hand, rel=1e-12)
+    flat = np.full((len(ds.y), 3), 1 / 3)
+    table = bs.compare({"laplace": clf, "flat": flat}, ds.y, X=ds.X, labels=clf.classes_)
+    assert table["model"].values.tolist() == ["laplace", "flat"]
+    assert bs.reliability_table(ds.y, clf.predict_proba(ds.X), labels=clf.classes_).sizes["bin"]
+    assert bs.TemperatureScaling().fit(draws, ds.y).temperature_ > 0
+    assert np.isfinite(bs.loo(clf).elpd)
+    d = bs.diagnose(clf)
+    assert d.method == "laplace" and "pareto_k" in d.table["check"].values

@@ -203,3 +203,55 @@ def test_kl_method_follows_the_prior(logistic_data):
         warn=False,
     ).variational
     assert student.attrs["kl_method"] == "monte_carlo" and 0 < float(student["kl"]) < 50
+
+
+def test_laplace_matches_nuts_on_a_near_gaussian_posterior(logistic_model, logistic_nuts):
+    """Mode and inverse Hessian: means and sds close to NUTS's, judged by k-hat."""
+    lap = fit(logistic_model, "laplace", draws=4000, random_seed=0, warn=False)
+    nuts = logistic_nuts.posterior
+    for var in ("intercept", "coef"):
+        sd = nuts[var].std(("chain", "draw"))
+        z = np.abs(lap.posterior[var].mean(("chain", "draw")) - nuts[var].mean(("chain", "draw")))
+        assert float((z / sd).max()) < 0.3, var
+        ratio = lap.posterior[var].std(("chain", "draw")) / sd
+        assert 0.8 < float(ratio.min()) and float(ratio.max()) < 1.25, var
+    vi = lap.variational
+    assert vi.attrs["method"] == "laplace" and vi.attrs["converged"] == 1
+    assert np.isfinite(float(vi["pareto_k"]))
+    assert lap.posterior.attrs["bayescore_method"] == "laplace"
+
+
+def test_laplace_mode_and_hessian_equal_pymc(softmax_data):
+    """The closed-form mode and Hessian equal PyMC's find_MAP and d2logp (Student-t prior)."""
+    from bayescore._laplace import laplace
+    from bayescore.models import model_spec
+
+    pm = import_pymc()
+    X, y, _, _ = softmax_data
+    model = build_model(X[:400], y[:400], kind="softmax", prior="student_t")
+    lap = laplace(model_spec(model))
+    order = list(pm.FullRank(model=model).groups[0].ordering)
+    mean, cov = lap.flat(order)
+    with model:
+        mode = pm.find_MAP(progressbar=False, method="L-BFGS-B", options={"gtol": 1e-10})
+    reference = np.concatenate([np.asarray(mode[n]).ravel() for n in order])
+    hessian = model.compile_d2logp(vars=[model[n] for n in order], jacobian=True)(
+        {n: np.asarray(mode[n]) for n in order}
+    )
+    np.testing.assert_allclose(mean, reference, atol=1e-4)
+    np.testing.assert_allclose(cov, np.linalg.inv(hessian), rtol=1e-3, atol=1e-7)
+
+
+def test_warm_started_advi_gives_the_cold_start_posterior(logistic_model):
+    """Starting q at the Laplace approximation changes the path, not the answer."""
+    warm = fit(logistic_model, "fullrank_advi", draws=2000, random_seed=1, warn=False)
+    cold = fit(
+        logistic_model, "fullrank_advi", draws=2000, random_seed=1, warn=False, warm_start=False
+    )
+    assert warm.variational.attrs["start"] == "laplace"
+    assert cold.variational.attrs["start"] == "prior"
+    for var in ("intercept", "coef"):
+        a, b = warm.posterior[var], cold.posterior[var]
+        sd = b.std(("chain", "draw"))
+        z = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))) / sd
+        assert float(z.max()) < 0.15, var
