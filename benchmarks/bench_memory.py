@@ -2,8 +2,9 @@
 
 Each job runs in a fresh process; a thread samples the resident set size (RSS, from
 /proc/self/statm) every 2 ms. "extra" is the peak during the call minus the RSS just before
-it, when the inputs already exist; "kept" is the RSS after the call (and a garbage
-collection) minus that baseline. Targets (issue: reliability): scoring extra <= 10 % of the
+it, when the inputs already exist (and, for scoring, after one warm-up call on 10 % of
+the draws that compiles the fused numba kernel, a one-time cost); "kept" is the RSS after
+the call (and a garbage collection) minus that baseline. Targets (issue: reliability): scoring extra <= 10 % of the
 input; minibatch ADVI extra <= 1 x X.
 
     python benchmarks/bench_memory.py            # prints a table, writes results/memory.json
@@ -32,6 +33,8 @@ for s in range(S):                               # fill draw by draw: no float64
     np.exp(z, out=z); z /= z.sum(axis=1, keepdims=True); draws[s] = z
 y = rng.integers(0, K, N)
 input_bytes = draws.nbytes
+def warm():  # compile the fused numba kernel (a one-time cost, not a copy of the input)
+    bs.score(y, draws[:200])
 def run():
     return float(bs.score(y, draws)["nll"])
 """,
@@ -58,6 +61,8 @@ def rss():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * PAGE
 {setup}
+if "warm" in globals():
+    warm()
 gc.collect()
 base = rss(); peak = [base]; done = [False]
 def watch():
