@@ -77,9 +77,10 @@ class QDensity:
 
 
 def density_of(model: pm.Model, ordering: dict[str, Any]) -> QDensity | NumpyDensity:
-    """The fastest exact density for ``model``: numpy for bayescore's own models, where the
-    closed form covers them (vectorised over points, no standardised copy of X), else the
-    model's PyMC graph point by point.
+    """The fastest exact density for ``model``.
+
+    numpy for bayescore's own models where the closed form covers them (vectorised over
+    points, no standardised copy of X), else the model's PyMC graph point by point.
     """
     spec = model_spec(model)
     if spec is not None and supports_laplace(spec):

@@ -4,8 +4,8 @@ Each job runs in a fresh process; a thread samples the resident set size (RSS, f
 /proc/self/statm) every 2 ms. "extra" is the peak during the call minus the RSS just before
 it, when the inputs already exist (and, for scoring, after one warm-up call on 10 % of
 the draws that compiles the fused numba kernel, a one-time cost); "kept" is the RSS after
-the call (and a garbage collection) minus that baseline. Targets (issue: reliability): scoring extra <= 10 % of the
-input; minibatch ADVI extra <= 1 x X.
+the call (and a garbage collection) minus that baseline. Targets (issue: reliability):
+scoring extra <= 10 % of the input; minibatch ADVI extra <= 1 x X.
 
     python benchmarks/bench_memory.py            # prints a table, writes results/memory.json
 """
