@@ -2,7 +2,7 @@
 
 Each job runs in a fresh process; a thread samples the resident set size (RSS, from
 /proc/self/statm) every 2 ms. "extra" is the peak during the call minus the RSS just before
-it, when the inputs already exist (and, for scoring, after one warm-up call on 10 % of
+it, when the inputs already exist (and, for scoring, after one warm-up call on 20 % of
 the draws that compiles the fused numba kernel, a one-time cost); "kept" is the RSS after
 the call (and a garbage collection) minus that baseline. Targets (issue: reliability):
 scoring extra <= 10 % of the input; minibatch ADVI extra <= 1 x X.
