@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import log_softmax
+from scipy.special import log_expit, log_softmax
 
 __all__ = ["Laplace", "NumpyDensity", "laplace", "supports"]
 
@@ -235,11 +235,14 @@ class NumpyDensity:
         for start in range(0, n, rows):
             sl = slice(start, min(start + rows, n))
             eta = (X[sl] @ W).reshape(-1, m, k) + offset[None]
+            if k == 1:  # logistic: log sigmoid(+-eta), the fast and exact binary case
+                sign = np.where(y[sl] == 1, 1.0, -1.0)[:, None]
+                total += log_expit(sign * eta[..., 0]).sum(axis=0)
+                continue
             logits = np.concatenate([np.zeros(eta.shape[:2] + (1,)), eta], axis=2)
-            logp = logits - np.logaddexp.reduce(logits, axis=2, keepdims=True)
-            total += np.take_along_axis(logp, y[sl, None, None].repeat(m, 1), axis=2)[..., 0].sum(
-                axis=0
-            )
+            logp = log_softmax(logits, axis=2)
+            chosen = np.take_along_axis(logp, y[sl, None, None].repeat(m, 1), axis=2)
+            total += chosen[..., 0].sum(axis=0)
         return total
 
     def log_prior(self, z: np.ndarray) -> np.ndarray:

@@ -141,14 +141,23 @@ class Standardization:
         """Compute the statistics from a validated training matrix."""
         # Scale each column by its largest magnitude first, so that features of size 1e300
         # do not overflow the sum of squares and features of size 1e-300 do not underflow
-        # it: mean and sd are then exact for any finite scale.
-        size = np.abs(X).max(axis=0)
+        # it: mean and sd are then exact for any finite scale. Two passes over row blocks
+        # keep the temporaries small (no full-size copy of X at N = 10^6).
+        high, low = X.max(axis=0), X.min(axis=0)
+        size = np.maximum(np.abs(high), np.abs(low))
         size = np.where(size > 0, size, 1.0)
-        unit = X / size
-        mean = unit.mean(axis=0) * size
-        sd = unit.std(axis=0, ddof=0) * size
+        n, rows = X.shape[0], max(1, (1 << 20) // max(1, X.shape[1]))
+        total = np.zeros(X.shape[1])
+        for start in range(0, n, rows):
+            total += (X[start : start + rows] / size).sum(axis=0)
+        unit_mean = total / n
+        squares = np.zeros(X.shape[1])
+        for start in range(0, n, rows):
+            squares += ((X[start : start + rows] / size - unit_mean) ** 2).sum(axis=0)
+        mean = unit_mean * size
+        sd = np.sqrt(squares / n) * size
         # A column is constant only when all its values are equal, however small they are.
-        constant = X.max(axis=0) == X.min(axis=0)
+        constant = high == low
         return cls(mean=mean, scale=np.where(constant | ~(sd > 0), 1.0, sd))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
