@@ -129,7 +129,7 @@ CALLS = [
     "bs.build_model(X, y30, prior_scale=0)",
     "bs.build_model(X, y30, kind='softmax', coding='zerosum', prior='student_t')",
     "bs.build_model(X, y30[:10])",
-    "bs.fit(bs.build_model(X, y30), method='laplace', warn=False)",
+    "bs.fit(bs.build_model(X, y30), method='gibbs', warn=False)",
     "bs.fit(bs.build_model(X, y30), draws=0, warn=False)",
     "bs.fit(bs.build_model(X, y30), target_accept=1.5, **fit_kw)",
     "bs.fit(bs.build_model(X, y30), bogus=1, **fit_kw)",
