@@ -113,16 +113,21 @@ def laplace(spec: Any, *, max_iter: int = 2000, gtol: float = 1e-6) -> Laplace:
     >>> fit.converged, fit.precision.shape, [float(np.sign(b)) for b in fit.mode["coef"]]
     (True, (3, 3), [1.0, -1.0])
     """
-    Xs = spec.standardization.transform(spec.X)
-    n, d = Xs.shape
+    X, y = spec.X, spec.y
+    n, d = X.shape
     k = spec.n_classes - 1
-    Z = np.column_stack([np.ones(n), Xs])
-    onehot = np.zeros((n, k + 1))
-    onehot[np.arange(n), spec.y] = 1.0
-    target = onehot[:, 1:]
     logistic = spec.kind == "logistic"
     names = ("intercept", "coef") if logistic else ("intercept_free", "coef_free")
     shapes: tuple[tuple[int, ...], ...] = ((), (d,)) if logistic else ((k,), (d, k))
+    # Row blocks: the design Z = [1, standardised X] exists one block at a time, so memory
+    # stays bounded however many rows there are (no standardised copy of X).
+    rows = max(1, (1 << 19) // max(1, (d + 1) * (k + 1)))
+    blocks = [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
+
+    def design(sl: slice) -> np.ndarray:
+        return np.column_stack(
+            [np.ones(sl.stop - sl.start), spec.standardization.transform(X[sl])]
+        )
 
     def unpack(x: np.ndarray) -> np.ndarray:
         return x.reshape(d + 1, k)  # row 0: intercepts, rows 1..d: coefficients
@@ -135,17 +140,26 @@ def laplace(spec: Any, *, max_iter: int = 2000, gtol: float = 1e-6) -> Laplace:
         v1, g1, h1 = _prior_terms(W[1:], spec.prior_scale, spec.prior, spec.prior_nu)
         return v0 + v1, np.vstack([g0[None, :], g1]), np.vstack([h0[None, :], h1])
 
+    def block_probs(Z: np.ndarray, W: np.ndarray, sl: slice) -> tuple[float, np.ndarray]:
+        """Minus the block's log-likelihood and its free-class probabilities."""
+        logp = log_softmax(np.column_stack([np.zeros(Z.shape[0]), Z @ W]), axis=1)
+        return -float(logp[np.arange(Z.shape[0]), y[sl]].sum()), np.exp(logp[:, 1:])
+
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         W = unpack(x)
-        eta = np.column_stack([np.zeros(n), Z @ W])
-        logp = log_softmax(eta, axis=1)
-        value = -float(np.sum(logp * onehot))
-        grad = Z.T @ (np.exp(logp[:, 1:]) - target)
+        value, grad = 0.0, np.zeros_like(W)
+        for sl in blocks:
+            Z = design(sl)
+            v, p = block_probs(Z, W, sl)
+            resid = p.copy()
+            resid[np.arange(p.shape[0]), y[sl] - 1] -= y[sl] > 0  # p - onehot (free classes)
+            value += v
+            grad += Z.T @ resid
         pv, pg, _ = priors(W)
         return value + pv, (grad + pg).ravel()
 
-    # Rows of W are (intercept, features), columns the free classes: the flat layout
-    # below is W.ravel(), reordered to (intercepts, coefficients) for the caller.
+    # Rows of W are (intercept, features), columns the free classes: W.ravel() is
+    # (intercept_free (k,), coef_free (d, k) raveled), the layout of names/shapes.
     res = minimize(
         objective,
         np.zeros((d + 1) * k),
@@ -154,16 +168,17 @@ def laplace(spec: Any, *, max_iter: int = 2000, gtol: float = 1e-6) -> Laplace:
         options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-15},
     )
     W = unpack(res.x)
-    eta = np.column_stack([np.zeros(n), Z @ W])
-    p = np.exp(log_softmax(eta, axis=1))[:, 1:]
     # H[(d, j), (e, l)] = sum_n Z_nd Z_ne (p_nj delta_jl - p_nj p_nl), with (d, j) raveled
     # as W is (row d, column j).
-    weights = np.einsum("nj,jl->njl", p, np.eye(k)) - np.einsum("nj,nl->njl", p, p)
-    H = np.einsum("nd,ne,njl->djel", Z, Z, weights).reshape((d + 1) * k, (d + 1) * k)
+    H = np.zeros((d + 1, k, d + 1, k))
+    for sl in blocks:
+        Z = design(sl)
+        _, p = block_probs(Z, W, sl)
+        weights = np.einsum("nj,jl->njl", p, np.eye(k)) - np.einsum("nj,nl->njl", p, p)
+        H += np.einsum("nd,ne,njl->djel", Z, Z, weights, optimize=True)
+    H = H.reshape((d + 1) * k, (d + 1) * k)
     _, _, prior_diag = priors(W)
     H[np.diag_indices_from(H)] += prior_diag.ravel()
-    # Reorder from W.ravel() (intercepts then coefficients, row-major) -- which is already
-    # (intercept_free (k,), coef_free (d, k) raveled) -- so names/shapes match directly.
     mode = {names[0]: W[0].reshape(shapes[0]), names[1]: W[1:].reshape(shapes[1])}
     return Laplace(
         mode=mode,
