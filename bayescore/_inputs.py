@@ -41,6 +41,7 @@ __all__ = [
     "PreparedDraws",
     "class_coord",
     "class_last",
+    "encode_labels",
     "known_classes",
     "prepare",
     "prepare_draws",
@@ -377,11 +378,26 @@ def _indices(
     y: Any, n_classes: int, classes: np.ndarray | None, from_labels: bool, name: str, probs: str
 ) -> Indices:
     """``y`` by value against checked ``classes``, or positional when they are None."""
-    y_arr = _as_1d(y, name)
     if classes is None:
-        return _positional(y_arr, n_classes, name)
+        return _positional(_as_1d(y, name), n_classes, name)
     source = "labels=" if from_labels else f"the 'class' coordinate of {probs}"
-    return _encode(y_arr, classes, name, source)
+    return encode_labels(y, classes, name=name, source=source)
+
+
+def encode_labels(y: Any, classes: Any, *, name: str = "y", source: str = "classes=") -> Indices:
+    """Index of each label of ``y`` in ``classes``, matched by value.
+
+    The one label encoder: the scorers reach it through :func:`resolve_labels`; the fitting
+    side calls it with the classes of a model (``build_model(classes=...)``, new labels for
+    a fitted posterior). A label not among the classes raises ``ValueError`` naming it,
+    ``source`` saying where the classes came from.
+
+    Examples
+    --------
+    >>> encode_labels(["b", "a", "b"], np.array(["a", "b"])).tolist()
+    [1, 0, 1]
+    """
+    return _encode(_as_1d(y, name), np.asarray(classes), name, source)
 
 
 # ------------------------------------------------------------------------- prepare

@@ -151,6 +151,8 @@ class Options:
 #: Ranges shared by several public functions.
 N_BINS = Interval(numbers.Integral, 1, None, "left")
 LEVEL = Interval(numbers.Real, 0, 1, "neither")
+#: NUTS's target acceptance rate: a probability strictly between 0 and 1.
+TARGET_ACCEPT = LEVEL
 #: ``log_loss`` clips to ``[eps, 1 - eps]``: beyond 1/2 the clip range is empty.
 EPS = Interval(numbers.Real, 0, 0.5, "left")
 
@@ -296,69 +298,6 @@ def check_logits(logits: Any, name: str = "logits") -> np.ndarray:
     return arr
 
 
-def encode_labels(
-    y: Any, classes: Sequence[Any] | np.ndarray | None, name: str = "y"
-) -> np.ndarray:
-    """Map labels to integer indices into ``classes``.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_obs,)
-        Labels. With ``classes=None`` they must already be integer class indices.
-    classes : sequence or None
-        The class order. Labels not in it raise ``ValueError`` naming the first one.
-    name : str
-        Argument name used in messages.
-
-    Returns
-    -------
-    ndarray of int64, shape (n_obs,)
-    """
-    y_arr = np.asarray(y.values if hasattr(y, "values") and not isinstance(y, np.ndarray) else y)
-    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-        y_arr = y_arr[:, 0]
-    if y_arr.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D (one label per observation); got shape {y_arr.shape}."
-        )
-    if y_arr.size == 0:
-        raise ValueError(f"{name} is empty; at least one observation is needed.")
-    if classes is None:
-        if y_arr.dtype.kind == "f":
-            if not np.all(np.isfinite(y_arr)):
-                i = int(np.flatnonzero(~np.isfinite(y_arr))[0])
-                raise ValueError(f"{name} contains {y_arr[i]!r} at row {i}.")
-            if not np.all(y_arr == np.round(y_arr)):
-                i = int(np.flatnonzero(y_arr != np.round(y_arr))[0])
-                raise ValueError(
-                    f"{name} must hold integer class indices (or pass labels=); row {i} is "
-                    f"{y_arr[i]!r}."
-                )
-            y_arr = y_arr.astype(np.int64)
-        if y_arr.dtype.kind == "b":
-            y_arr = y_arr.astype(np.int64)
-        if y_arr.dtype.kind not in "iu":
-            raise ValueError(
-                f"{name} holds labels of dtype {y_arr.dtype} (e.g. {y_arr[0]!r}); pass "
-                "labels= with the class order, or integer class indices."
-            )
-        return y_arr.astype(np.int64, copy=False)
-    classes_arr = np.asarray(classes)
-    lookup: dict[Any, int] = {}
-    for i, c in enumerate(classes_arr.tolist()):
-        lookup.setdefault(c, i)
-    out = np.empty(y_arr.shape[0], dtype=np.int64)
-    for i, label in enumerate(y_arr.tolist()):
-        try:
-            out[i] = lookup[label]
-        except (KeyError, TypeError):
-            raise ValueError(
-                f"{name} contains label {label!r} at row {i}, unseen among the classes "
-                f"{classes_arr.tolist()!r}."
-            ) from None
-    return out
-
-
 def check_label_range(y_idx: np.ndarray, n_classes: int, name: str = "y") -> np.ndarray:
     """Check integer class indices lie in ``[0, n_classes)``."""
     bad = (y_idx < 0) | (y_idx >= n_classes)
@@ -411,6 +350,5 @@ __all__ = [
     "check_positive",
     "check_probs",
     "check_sample_weight",
-    "encode_labels",
     "validate_params",
 ]

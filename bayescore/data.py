@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from bayescore._names import FEATURE, OBS
-from bayescore._validation import as_float_array, check_finite, encode_labels
+from bayescore._validation import as_float_array, check_finite
 
 __all__ = ["Standardization", "encode_classes", "feature_names_of", "validate_X"]
 
@@ -106,7 +106,7 @@ def encode_classes(y: Any, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
                 f"{name} mixes label types {sorted(k.__name__ for k in kinds)}; use one type."
             )
     try:
-        classes = np.unique(arr)
+        classes, y_idx = np.unique(arr, return_inverse=True)
     except TypeError as exc:
         raise TypeError(f"{name} labels cannot be sorted: {exc}") from exc
     if classes.size < 2:
@@ -114,7 +114,7 @@ def encode_classes(y: Any, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
             f"{name} must contain at least 2 classes; got 1 class ({classes[0]!r}). "
             "A classifier needs samples of at least 2 classes in the data."
         )
-    return encode_labels(arr, classes, name=name), classes
+    return y_idx.astype(np.int64).reshape(-1), classes
 
 
 @dataclass(frozen=True)

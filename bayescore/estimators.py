@@ -7,6 +7,7 @@ the posterior predictive mean, :math:`\bar p_{nk} = \frac1S\sum_s p_{snk}`.
 
 from __future__ import annotations
 
+import json
 import numbers
 import os
 from pathlib import Path
@@ -34,7 +35,7 @@ from bayescore._names import (
     POSTERIOR,
 )
 from bayescore._netcdf import write_fit
-from bayescore._validation import Interval, Options, check_finite
+from bayescore._validation import TARGET_ACCEPT, Interval, Options, check_finite
 from bayescore.predictive import PosteriorPredictor
 
 __all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier", "estimator_for_kind"]
@@ -72,7 +73,7 @@ _CONSTRAINTS: dict[str, Interval | Options] = {
     "prior": Options(("normal", "student_t")),
     "random_seed": Interval(numbers.Integral, 0, None, "left"),
     "sampler": Options(("pymc", "nutpie", "numpyro")),
-    "target_accept": Interval(numbers.Real, 0, 1, "neither"),
+    "target_accept": TARGET_ACCEPT,
     "cores": Interval(numbers.Integral, 1, None, "left"),
     "batch_size": Interval(numbers.Integral, 1, None, "left"),
     "coding": Options(("reference", "zerosum")),
@@ -178,8 +179,6 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
             With ``idata_``, ``classes_``, ``n_features_in_``, ``coef_``, ``intercept_`` and,
             when the fit recorded them, ``feature_names_in_``.
         """
-        import json
-
         kind = idata[POSTERIOR].attrs.get(ATTR_KIND)
         if kind != cls._kind:
             raise ValueError(
@@ -245,8 +244,6 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         The file holds the fit (``idata_``), the estimator's class and parameters and the
         feature names; :func:`bayescore.load` returns an equal estimator.
         """
-        import json
-
         check_is_fitted(self, "idata_")
         try:
             params_json = json.dumps(self.get_params())

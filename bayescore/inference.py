@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import numbers
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,7 @@ from bayescore._names import (
     has_group,
 )
 from bayescore._pymc import import_pymc, quiet_pymc
-from bayescore._validation import Interval, check_choice, check_int
+from bayescore._validation import TARGET_ACCEPT, check_choice, check_int
 from bayescore._vi import ELBOParts, elbo_parts, fit_laplace, fit_vi
 from bayescore.models import model_spec
 
@@ -123,8 +122,6 @@ METHOD_OPTIONS: dict[str, frozenset[str]] = {
     "laplace": frozenset({"n_mc"}),
 }
 METHOD_OPTIONS["fullrank_advi"] = METHOD_OPTIONS["advi"]
-#: NUTS's target acceptance rate: a probability strictly between 0 and 1.
-TARGET_ACCEPT = Interval(numbers.Real, 0, 1, "neither")
 
 METHODS: dict[str, Callable[..., Any]] = {
     "nuts": _fit_nuts,

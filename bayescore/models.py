@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescore._families import FAMILIES, family
+from bayescore._inputs import encode_labels
 from bayescore._names import CLASS, FEATURE, OBS
 from bayescore._pymc import import_pymc
-from bayescore._validation import check_choice, check_int, check_positive, encode_labels
+from bayescore._validation import check_choice, check_int, check_positive
 from bayescore.data import Standardization, encode_classes, feature_names_of, validate_X
 
 if TYPE_CHECKING:
@@ -133,14 +134,15 @@ def build_from_spec(
         Xs = (X - x_mean) / x_scale
         intercept, coef = fam.define(pm, pt, spec, Xs, y_obs, obs_kwargs)
         # Coefficients on the original feature scale: x beta_s = ((x - m) / s) beta_s.
-        scale = x_scale if coef.ndim == 1 else x_scale[:, None]
-        centre = (x_mean / x_scale) if coef.ndim == 1 else (x_mean / x_scale)[:, None]
-        dims = FEATURE if coef.ndim == 1 else (FEATURE, CLASS)
-        pm.Deterministic("coef_original", coef / scale, dims=dims)
+        multiclass = coef.ndim == 2  # (feature, class) for softmax, (feature,) logistic
+        scale = x_scale[:, None] if multiclass else x_scale
+        pm.Deterministic(
+            "coef_original", coef / scale, dims=(FEATURE, CLASS) if multiclass else FEATURE
+        )
         pm.Deterministic(
             "intercept_original",
-            intercept - pt.sum(coef * centre, axis=0),
-            dims=None if coef.ndim == 1 else CLASS,
+            intercept - pt.sum(coef * (x_mean[:, None] if multiclass else x_mean) / scale, axis=0),
+            dims=CLASS if multiclass else None,
         )
     model._bayescore_spec = spec
     return model
@@ -227,7 +229,7 @@ def build_model(
         y_idx, classes_arr = encode_classes(y)
     else:
         classes_arr = np.asarray(classes)
-        y_idx = encode_labels(y, classes_arr)
+        y_idx = encode_labels(y, classes_arr)  # by value; unknown labels raise
     if feature_names is None:
         feature_names = feature_names_of(X)
     spec = make_spec(

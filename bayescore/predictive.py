@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from bayescore._families import FAMILIES
+from bayescore._inputs import encode_labels
 from bayescore._names import (
     ATTR_KIND,
     CHAIN,
@@ -27,7 +28,7 @@ from bayescore._names import (
     as_idata,
     has_group,
 )
-from bayescore._validation import check_int, encode_labels
+from bayescore._validation import check_int
 from bayescore.data import validate_X
 
 __all__ = [
@@ -288,5 +289,5 @@ def log_likelihood_draws(
         obs = None
     else:
         X_arr, obs = _rows(X)
-        y_idx = encode_labels(y, predictor.classes, name="y")
+        y_idx = encode_labels(y, predictor.classes, source="the classes of the fit")
     return predictor.log_likelihood(X_arr, y_idx, obs, _check_chunk(chunk_size))

@@ -115,7 +115,10 @@ def test_minibatch_likelihood_is_unbiased_for_full_data(logistic_data):
         ({"X": [[0.0], [1.0], [np.inf], [2.0]]}, "Input X contains inf at row 2, column 0"),
         ({"X": [0.0, 1.0, 2.0, 3.0]}, "Expected 2D array"),
         ({"y": np.array(["a", 1, "b", 2], dtype=object)}, "mixes label types"),
-        ({"classes": ["a", "b"], "y": ["a", "b", "c", "a"]}, "label 'c' at row 2, unseen"),
+        (
+            {"classes": ["a", "b"], "y": ["a", "b", "c", "a"]},
+            "label 'c' at row 2, not among the classes",
+        ),
     ],
 )
 def test_build_model_errors(kwargs, match):
