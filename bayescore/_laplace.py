@@ -1,21 +1,11 @@
-r"""The posterior mode and the Hessian there, in closed form with numpy (no compile).
+r"""The Laplace approximation: the posterior mode and the Hessian there (numpy, no compile).
 
-For logistic and reference-coded softmax regression the free parameters are intercepts
-:math:`a \in \mathbb{R}^{K-1}` and coefficients :math:`B \in \mathbb{R}^{D \times (K-1)}`
-(logistic is the case :math:`K = 2`). With the augmented design :math:`Z = [1, \tilde X]`
-and :math:`p_n = \mathrm{softmax}(0, a + \tilde x_n B)`,
-
-.. math::
-
-    -\nabla \log p(y \mid \theta)_{(d, j)} = \sum_n Z_{nd}\,(p_{nj} - [y_n = j]),\qquad
-    -\nabla^2 \log p(y \mid \theta)_{(d, j), (e, k)}
-        = \sum_n Z_{nd} Z_{ne}\,(p_{nj}\,\delta_{jk} - p_{nj} p_{nk}),
-
-plus the prior's terms (Normal: :math:`1/\sigma^2` on the diagonal; Student-t: its own
-curvature; flat: none). The mode is found by L-BFGS on these; the Gaussian
-:math:`N(\hat\theta, H^{-1})` is the Laplace approximation, the starting point of ADVI and
-the warm start of NUTS. Zero-sum coding is not covered (its free variables live in a
-transformed space): :func:`supports` says so and callers fall back to PyMC.
+The log posterior, its gradient and Hessian come in closed form from
+:class:`bayescore._density.Posterior`; the mode is found by L-BFGS on them and the Gaussian
+:math:`N(\hat\theta, H^{-1})` is the Laplace approximation: the starting point of ADVI,
+the warm start of NUTS and ``method="laplace"``. Zero-sum coding is not covered (its free
+variables live in a transformed space): :func:`supports` says so and callers fall back to
+PyMC.
 """
 
 from __future__ import annotations
@@ -26,6 +16,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_expit, log_softmax
+
+from bayescore._density import Posterior, supports
 
 __all__ = ["Laplace", "NumpyDensity", "laplace", "supports"]
 
@@ -71,34 +63,18 @@ class Laplace:
         return mean, cov[np.ix_(index, index)]
 
 
-def supports(spec: Any) -> bool:
-    """Whether the closed form covers this model (every kind but zero-sum softmax)."""
-    return not (spec.kind == "softmax" and spec.coding == "zerosum")
-
-
-def _prior_terms(
-    theta: np.ndarray, scale: float, family: str, nu: float = 3.0
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Minus log prior (up to a constant), its gradient and its Hessian diagonal."""
-    if family == "flat":
-        zero = np.zeros_like(theta)
-        return 0.0, zero, zero
-    if family == "student_t":
-        s2 = scale**2
-        r = nu * s2 + theta**2
-        value = 0.5 * (nu + 1) * float(np.sum(np.log1p(theta**2 / (nu * s2))))
-        return value, (nu + 1) * theta / r, (nu + 1) * (nu * s2 - theta**2) / r**2
-    value = 0.5 * float(np.sum(theta**2)) / scale**2
-    return value, theta / scale**2, np.full_like(theta, 1.0 / scale**2)
-
-
-def laplace(spec: Any, *, max_iter: int = 2000, gtol: float = 1e-6) -> Laplace:
+def laplace(
+    spec: Any, *, posterior: Posterior | None = None, max_iter: int = 2000, gtol: float = 1e-6
+) -> Laplace:
     """Posterior mode and negative Hessian of a bayescore model, from its specification.
 
     Parameters
     ----------
     spec : ModelSpec
         Of a logistic or reference-coded softmax model (see :func:`supports`).
+    posterior : Posterior, optional
+        The model's closed-form posterior, when the caller already built it (its design is
+        then shared, not rebuilt).
     max_iter : int, default 2000
     gtol : float, default 1e-6
         L-BFGS tolerance on the largest gradient entry.
@@ -113,76 +89,25 @@ def laplace(spec: Any, *, max_iter: int = 2000, gtol: float = 1e-6) -> Laplace:
     >>> fit.converged, fit.precision.shape, [float(np.sign(b)) for b in fit.mode["coef"]]
     (True, (3, 3), [1.0, -1.0])
     """
-    X, y = spec.X, spec.y
-    n, d = X.shape
-    k = spec.n_classes - 1
-    logistic = spec.kind == "logistic"
-    names = ("intercept", "coef") if logistic else ("intercept_free", "coef_free")
-    shapes: tuple[tuple[int, ...], ...] = ((), (d,)) if logistic else ((k,), (d, k))
-    # Row blocks: the design Z = [1, standardised X] exists one block at a time, so memory
-    # stays bounded however many rows there are (no standardised copy of X).
-    rows = max(1, (1 << 19) // max(1, (d + 1) * (k + 1)))
-    blocks = [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
-
-    def design(sl: slice) -> np.ndarray:
-        return np.column_stack(
-            [np.ones(sl.stop - sl.start), spec.standardization.transform(X[sl])]
-        )
-
-    def unpack(x: np.ndarray) -> np.ndarray:
-        return x.reshape(d + 1, k)  # row 0: intercepts, rows 1..d: coefficients
-
-    def priors(W: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        # The intercepts' prior is Normal (or flat); the coefficients' Normal or Student-t.
-        v0, g0, h0 = _prior_terms(
-            W[0], spec.intercept_prior_scale, "flat" if spec.flat_intercept else "normal"
-        )
-        v1, g1, h1 = _prior_terms(W[1:], spec.prior_scale, spec.prior, spec.prior_nu)
-        return v0 + v1, np.vstack([g0[None, :], g1]), np.vstack([h0[None, :], h1])
-
-    def block_probs(Z: np.ndarray, W: np.ndarray, sl: slice) -> tuple[float, np.ndarray]:
-        """Minus the block's log-likelihood and its free-class probabilities."""
-        logp = log_softmax(np.column_stack([np.zeros(Z.shape[0]), Z @ W]), axis=1)
-        return -float(logp[np.arange(Z.shape[0]), y[sl]].sum()), np.exp(logp[:, 1:])
+    post = Posterior(spec) if posterior is None else posterior
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-        W = unpack(x)
-        value, grad = 0.0, np.zeros_like(W)
-        for sl in blocks:
-            Z = design(sl)
-            v, p = block_probs(Z, W, sl)
-            resid = p.copy()
-            resid[np.arange(p.shape[0]), y[sl] - 1] -= y[sl] > 0  # p - onehot (free classes)
-            value += v
-            grad += Z.T @ resid
-        pv, pg, _ = priors(W)
-        return value + pv, (grad + pg).ravel()
+        value, grad = post.value_and_grad(x)
+        return -value, -grad
 
-    # Rows of W are (intercept, features), columns the free classes: W.ravel() is
-    # (intercept_free (k,), coef_free (d, k) raveled), the layout of names/shapes.
     res = minimize(
         objective,
-        np.zeros((d + 1) * k),
+        np.zeros(post.size),
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-15},
     )
-    W = unpack(res.x)
-    # H[(d, j), (e, l)] = sum_n Z_nd Z_ne (p_nj delta_jl - p_nj p_nl), with (d, j) raveled
-    # as W is (row d, column j).
-    H = np.zeros((d + 1, k, d + 1, k))
-    for sl in blocks:
-        Z = design(sl)
-        _, p = block_probs(Z, W, sl)
-        weights = np.einsum("nj,jl->njl", p, np.eye(k)) - np.einsum("nj,nl->njl", p, p)
-        H += np.einsum("nd,ne,njl->djel", Z, Z, weights, optimize=True)
-    H = H.reshape((d + 1) * k, (d + 1) * k)
-    _, _, prior_diag = priors(W)
-    H[np.diag_indices_from(H)] += prior_diag.ravel()
+    W = post.unpack(res.x)
+    names, shapes = post.names, post.shapes
     mode = {names[0]: W[0].reshape(shapes[0]), names[1]: W[1:].reshape(shapes[1])}
     return Laplace(
         mode=mode,
-        precision=0.5 * (H + H.T),
+        precision=post.precision(res.x),
         names=names,
         shapes=shapes,
         converged=bool(res.success),

@@ -47,6 +47,10 @@ ATTR_METHOD: Final = "bayescore_method"
 ATTR_FREE_VARS: Final = "bayescore_free_vars"
 #: JSON dict of the model's prior and coding settings.
 ATTR_SETTINGS: Final = "bayescore_settings"
+#: NUTS backend that drew the posterior ("nutpie", "pymc", "numpyro").
+ATTR_SAMPLER: Final = "bayescore_sampler"
+#: How NUTS was started: "laplace" (warm start) or "none".
+ATTR_WARM_START: Final = "bayescore_warm_start"
 #: Integer file format version, written by ``save`` and checked by ``load``.
 ATTR_FORMAT: Final = "bayescore_format"
 #: Version of bayescore that wrote a file.
@@ -99,9 +103,11 @@ __all__ = [
     "ATTR_KIND",
     "ATTR_METHOD",
     "ATTR_PARAMS",
+    "ATTR_SAMPLER",
     "ATTR_SAMPLING_TIME",
     "ATTR_SETTINGS",
     "ATTR_VERSION",
+    "ATTR_WARM_START",
     "BIN",
     "CHAIN",
     "CHECK",

@@ -72,7 +72,7 @@ _CONSTRAINTS: dict[str, Interval | Options] = {
     "intercept_prior_scale": _POSITIVE,
     "prior": Options(("normal", "student_t")),
     "random_seed": Interval(numbers.Integral, 0, None, "left"),
-    "sampler": Options(("pymc", "nutpie", "numpyro")),
+    "sampler": Options(("auto", "pymc", "nutpie", "numpyro")),
     "target_accept": TARGET_ACCEPT,
     "cores": Interval(numbers.Integral, 1, None, "left"),
     "batch_size": Interval(numbers.Integral, 1, None, "left"),
@@ -280,8 +280,12 @@ _PARAMS_DOC = """
     prior : {"normal", "student_t"}, default "normal"
     random_seed : int or None, default 0
         Same seed, same draws, same predictions.
-    sampler : {"pymc", "nutpie", "numpyro"}, default "pymc"
-        NUTS backend; nutpie and numpyro need ``pip install 'bayescore[fast]'``.
+    sampler : {"auto", "pymc", "nutpie", "numpyro"}, default "auto"
+        NUTS backend. ``auto``: nutpie on bayescore's closed-form density, warm-started at
+        the Laplace approximation (no compilation, short effective tuning), where that
+        applies; PyMC's NUTS otherwise (zero-sum coding). numpyro needs
+        ``pip install 'bayescore[fast]'``. ``fit_kwargs={"warm_start": False}`` starts
+        NUTS cold, as ``pm.sample`` does.
     target_accept : float, default 0.8
         NUTS target acceptance rate (raise it if there are divergences).
     cores : int or None, default None
@@ -345,7 +349,7 @@ class BayesianLogisticClassifier(_BayesianClassifier):  # noqa: D101 (docstring 
         intercept_prior_scale: float = 2.5,
         prior: str = "normal",
         random_seed: int | None = 0,
-        sampler: str = "pymc",
+        sampler: str = "auto",
         target_accept: float = 0.8,
         cores: int | None = None,
         batch_size: int | None = None,
@@ -423,7 +427,7 @@ class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring b
         intercept_prior_scale: float = 2.5,
         prior: str = "normal",
         random_seed: int | None = 0,
-        sampler: str = "pymc",
+        sampler: str = "auto",
         target_accept: float = 0.8,
         cores: int | None = None,
         batch_size: int | None = None,

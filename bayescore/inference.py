@@ -26,14 +26,17 @@ from bayescore._names import (
     ATTR_FREE_VARS,
     ATTR_KIND,
     ATTR_METHOD,
+    ATTR_SAMPLER,
     ATTR_SAMPLING_TIME,
     ATTR_SETTINGS,
+    ATTR_WARM_START,
     CLASS,
     CONSTANT_DATA,
     POSTERIOR,
     SAMPLE_STATS,
     has_group,
 )
+from bayescore._nuts import prepare_warm_start, sample_nutpie, sample_pymc
 from bayescore._pymc import import_pymc, quiet_pymc
 from bayescore._validation import TARGET_ACCEPT, check_choice, check_int
 from bayescore._vi import ELBOParts, elbo_parts, fit_laplace, fit_vi
@@ -44,8 +47,21 @@ if TYPE_CHECKING:
 
 __all__ = ["ELBOParts", "METHODS", "SAMPLERS", "elbo_parts", "fit"]
 
-#: Extras that provide each NUTS backend.
-SAMPLERS = {"pymc": None, "nutpie": "nutpie", "numpyro": "numpyro"}
+#: NUTS backends and the package each needs ("auto": nutpie where the warm start applies).
+SAMPLERS = {"auto": None, "pymc": None, "nutpie": "nutpie", "numpyro": "numpyro"}
+
+#: ``pm.sample`` options that only PyMC's own route understands.
+_PYMC_ONLY = frozenset(
+    {
+        "init",
+        "initvals",
+        "nuts_sampler_kwargs",
+        "compile_kwargs",
+        "mp_ctx",
+        "discard_tuned_samples",
+        "jitter_max_retries",
+    }
+)
 
 
 def _fit_nuts(
@@ -56,9 +72,10 @@ def _fit_nuts(
     chains: int,
     random_seed: int | None,
     progressbar: bool,
-    sampler: str = "pymc",
+    sampler: str = "auto",
     target_accept: float = 0.8,
     cores: int | None = None,
+    warm_start: bool = True,
     **kwargs: Any,
 ) -> xr.DataTree:
     pm = import_pymc()
@@ -68,11 +85,48 @@ def _fit_nuts(
         raise ImportError(
             f"sampler={sampler!r} needs the {module!r} package, which is not installed. "
             "Install the fast backends with `pip install 'bayescore[fast]'`, or use "
-            "sampler='pymc' or sampler='nutpie'."
+            "sampler='auto', 'pymc' or 'nutpie'."
         )
     TARGET_ACCEPT.check("target_accept", target_accept, "fit")
     if cores is not None:
         check_int("cores", cores, min_value=1, func="fit")
+    if not isinstance(warm_start, bool):
+        raise TypeError(f"warm_start must be True or False; got {warm_start!r}.")
+    # The warm start needs bayescore's closed-form posterior; options of pm.sample's own
+    # initialisation, numpyro, or warm_start=False take PyMC's route, started cold.
+    warm = None
+    if warm_start and sampler != "numpyro" and not (_PYMC_ONLY & set(kwargs)):
+        warm = prepare_warm_start(model_spec(model))
+    if warm is not None and sampler in ("auto", "nutpie"):
+        spec = model_spec(model)
+        idata = sample_nutpie(
+            spec,
+            warm,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            target_accept=target_accept,
+            **kwargs,
+        )
+        return _stamp(idata, "nutpie", "laplace")
+    if warm is not None:
+        idata = sample_pymc(
+            model,
+            warm,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            target_accept=target_accept,
+            **kwargs,
+        )
+        return _stamp(idata, "pymc", "laplace")
+    backend = "pymc" if sampler == "auto" else sampler
     with model:
         idata = pm.sample(
             draws=draws,
@@ -81,11 +135,17 @@ def _fit_nuts(
             cores=chains if cores is None else cores,
             random_seed=random_seed,
             target_accept=target_accept,
-            nuts_sampler=sampler,
+            nuts_sampler=backend,
             progressbar=progressbar,
             compute_convergence_checks=False,
             **kwargs,
         )
+    return _stamp(idata, backend, "none")
+
+
+def _stamp(idata: xr.DataTree, sampler: str, warm_start: str) -> xr.DataTree:
+    for group in (POSTERIOR, SAMPLE_STATS):
+        idata[group].attrs.update({ATTR_SAMPLER: sampler, ATTR_WARM_START: warm_start})
     return idata
 
 
@@ -105,6 +165,7 @@ METHOD_OPTIONS: dict[str, frozenset[str]] = {
             "mp_ctx",
             "discard_tuned_samples",
             "jitter_max_retries",
+            "warm_start",
         }
     ),
     "advi": frozenset(
@@ -188,8 +249,13 @@ def fit(
         Run :func:`bayescore.diagnose` and emit one
         :class:`~bayescore.diagnostics.ConvergenceWarning` summarising failed checks.
     **kwargs
-        NUTS: ``sampler`` ("pymc", "nutpie", "numpyro"), ``target_accept`` (0.8, as PyMC),
-        ``cores`` (default: one per chain), other ``pm.sample`` arguments.
+        NUTS: ``sampler`` ("auto", "pymc", "nutpie", "numpyro"; default "auto": nutpie on
+        the closed-form density where the warm start applies, else PyMC), ``warm_start``
+        (True: start every chain from a draw of the Laplace approximation and give the
+        sampler its covariance as the mass matrix; bayescore models other than zero-sum
+        softmax), ``target_accept`` (0.8, as PyMC), ``cores`` (default: one per chain),
+        ``max_treedepth``, and ``pm.sample`` options (``init``, ``initvals``, ...; these
+        take PyMC's cold-started route).
         ADVI: ``max_iter`` (50 000), ``learning_rate`` (Adam's first step: 0.02; 0.01 for
         full-rank or with ``batch_size``; halved whenever the ELBO stalls), ``warm_start``
         (True: start q at the Laplace approximation), ``tol`` (1e-4: relative change of the

@@ -1,0 +1,104 @@
+"""DataTree groups of a fit made outside PyMC, in the layout PyMC gives (numpy only).
+
+The numpy fitters (warm-started NUTS through nutpie, Laplace, Pathfinder) produce draws of
+the flat free parameters; :func:`posterior_dataset` turns them into the ``posterior`` group
+PyMC would write for the same model (free variables, the reference-coded full
+``intercept``/``coef`` and the coefficients on the original feature scale), and
+:func:`data_groups` gives ``observed_data`` and ``constant_data``. Every consumer
+(prediction, scoring, diagnostics, files) then sees one format whatever the fitter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayescore._families import family
+from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, FREE_CLASS, OBS
+
+__all__ = ["data_groups", "posterior_dataset"]
+
+
+def posterior_dataset(spec: Any, theta: np.ndarray) -> xr.Dataset:
+    """The ``posterior`` group of flat draws ``theta`` of shape (chains, draws, P).
+
+    ``theta`` is in the layout of :class:`bayescore._density.Posterior`: per draw
+    ``W = [intercepts; coefficients]`` of shape (D + 1, K - 1), raveled in C order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescore.models import make_spec
+    >>> spec = make_spec(np.array([[0.0], [2.0]]), np.array([0, 1]), np.array(["a", "b"]))
+    >>> ds = posterior_dataset(spec, np.array([[[0.5, 2.0]]]))
+    >>> float(ds["coef_original"][0, 0, 0]), float(ds["intercept_original"][0, 0])
+    (2.0, -1.5)
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    n_chains, n_draws, _ = theta.shape
+    d = spec.X.shape[1]
+    W = theta.reshape(n_chains, n_draws, d + 1, -1)
+    a, B = W[:, :, 0, :], W[:, :, 1:, :]  # (c, s, k), (c, s, d, k)
+    mean, scale = spec.standardization.mean, spec.standardization.scale
+    B_orig = B / scale[:, None]
+    a_orig = a - np.einsum("d,csdk->csk", mean, B_orig)
+    sample = (CHAIN, DRAW)
+    coords: dict[str, Any] = {
+        CHAIN: np.arange(n_chains),
+        DRAW: np.arange(n_draws),
+        FEATURE: spec.feature_names,
+        **family(spec.kind).coords(spec),
+    }
+    if spec.kind == "logistic":
+        data = {
+            "intercept": (sample, a[..., 0]),
+            "coef": ((*sample, FEATURE), B[..., 0]),
+            "coef_original": ((*sample, FEATURE), B_orig[..., 0]),
+            "intercept_original": (sample, a_orig[..., 0]),
+        }
+        return xr.Dataset(data, coords=coords)
+
+    def full(free: np.ndarray) -> np.ndarray:
+        """Prepend the reference class's zeros along the last axis."""
+        return np.concatenate([np.zeros((*free.shape[:-1], 1)), free], axis=-1)
+
+    data = {
+        "intercept_free": ((*sample, FREE_CLASS), a),
+        "coef_free": ((*sample, FEATURE, FREE_CLASS), B),
+        "intercept": ((*sample, CLASS), full(a)),
+        "coef": ((*sample, FEATURE, CLASS), full(B)),
+        "coef_original": ((*sample, FEATURE, CLASS), full(B_orig)),
+        "intercept_original": ((*sample, CLASS), full(a_orig)),
+    }
+    return xr.Dataset(data, coords=coords)
+
+
+def data_groups(spec: Any) -> dict[str, xr.Dataset]:
+    """``observed_data`` (``y`` as class indices) and ``constant_data`` of a fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescore.models import make_spec
+    >>> spec = make_spec(np.array([[0.0], [2.0]]), np.array([0, 1]), np.array(["a", "b"]))
+    >>> groups = data_groups(spec)
+    >>> groups["observed_data"]["y"].values.tolist(), list(groups["constant_data"])
+    ([0, 1], ['X', 'x_mean', 'x_scale', 'y_obs'])
+    """
+    n_obs = spec.X.shape[0]
+    obs = np.arange(n_obs)
+    y = np.asarray(spec.y, dtype=np.int64)
+    return {
+        "observed_data": xr.Dataset({"y": ((OBS,), y)}, coords={OBS: obs}),
+        "constant_data": xr.Dataset(
+            {
+                "X": ((OBS, FEATURE), spec.X),
+                "x_mean": ((FEATURE,), spec.standardization.mean),
+                "x_scale": ((FEATURE,), spec.standardization.scale),
+                "y_obs": ((OBS,), y.astype(np.int32)),
+            },
+            coords={OBS: obs, FEATURE: spec.feature_names},
+        ),
+    }
