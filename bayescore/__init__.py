@@ -59,6 +59,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "brier_decomposition",
         "log_loss_decomposition",
         "calibration_drift",
+        "score_decomposition",
         "TemperatureScaling",
         "PlattScaling",
         "IsotonicCalibration",

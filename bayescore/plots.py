@@ -48,23 +48,43 @@ def reliability_diagram(
     intervals: bool = True,
     histogram: bool = True,
     label: str = "model",
+    level: float = 0.9,
+    n_resamples: int = 1000,
+    random_seed: int | None = 0,
 ) -> Any:
-    """Top-label reliability diagram with Wilson intervals and a confidence histogram.
+    """Reliability diagram: binned with Wilson intervals, or the CORP (PAV) diagram.
 
     Points above the diagonal (accuracy > confidence) are **under-confident**, points below
-    are over-confident; both regions are labelled. The legend shows the ECE.
+    are over-confident; both regions are labelled.
+
+    Binned (``strategy="uniform"``/``"quantile"``): top-label accuracy per bin with 95 %
+    Wilson intervals; the legend shows the ECE. ``strategy="pav"`` draws the CORP diagram
+    (Dimitriadis, Gneiting & Jordan 2021) from
+    ``reliability_table(..., strategy="pav")``: the recalibrated frequency as a step curve
+    (flat over each PAV block from its smallest to its largest forecast, joined linearly
+    between blocks), the ``level`` consistency band under calibration shaded, the
+    posterior band hatched when ``probs`` holds draws, and the CORP Brier miscalibration
+    in the legend. Binary problems plot the positive-class probability, others the
+    top-label confidence.
 
     Parameters
     ----------
     y, probs, n_bins, strategy, labels
-        As in :func:`bayescore.reliability_table`.
+        As in :func:`bayescore.reliability_table`; with ``"pav"``, ``probs`` may be
+        posterior draws and ``n_bins`` sets the bins of the forecast histogram.
     ax : matplotlib Axes, optional
     intervals : bool, default True
-        Draw 95 % Wilson intervals for each bin's accuracy.
+        Draw 95 % Wilson intervals for each bin's accuracy (binned), or the bands (PAV).
     histogram : bool, default True
-        Show the share of observations per confidence bin along the bottom.
+        Show the share of forecasts per bin along the bottom (bar height / 4).
     label : str
         Legend label of the model.
+    level : float in (0, 1), default 0.9
+        ``"pav"``: coverage of the consistency and posterior bands.
+    n_resamples : int, default 1000
+        ``"pav"``: resamples behind the consistency band.
+    random_seed : int, optional
+        ``"pav"``: seed of the resampling.
 
     Returns
     -------
@@ -72,6 +92,11 @@ def reliability_diagram(
     """
     from bayescore.calibration import reliability_table
 
+    if strategy == "pav":
+        return _pav_diagram(
+            y, probs, n_bins, labels, ax, intervals, histogram, label, level, n_resamples,
+            random_seed,
+        )  # fmt: skip
     table = reliability_table(y, probs, n_bins=n_bins, strategy=strategy, labels=labels)
     ax = _axes(ax)
     _frame(ax)
@@ -91,26 +116,105 @@ def reliability_diagram(
     return ax
 
 
-def _frame(ax) -> None:
+def _pav_diagram(
+    y: Any,
+    probs: Any,
+    n_bins: int,
+    labels: Any,
+    ax: Any,
+    bands: bool,
+    histogram: bool,
+    label: str,
+    level: float,
+    n_resamples: int,
+    random_seed: int | None,
+) -> Any:
+    from bayescore.calibration import reliability_table
+    from bayescore.calibration.corp import corp_forecasts
+
+    table = reliability_table(
+        y, probs, strategy="pav", labels=labels, level=level, n_resamples=n_resamples,
+        random_seed=random_seed,
+    )  # fmt: skip
+    ax = _axes(ax)
+    _frame(ax, binary=table.attrs["kind"] == "binary")
+    conf = table["confidence"].values
+    if bands:
+        ax.fill_between(
+            conf,
+            table["consistency_low"].values,
+            table["consistency_high"].values,
+            color="C1",
+            alpha=0.25,
+            lw=0,
+            label=f"{level:.0%} consistency band (calibrated)",
+        )
+        if "posterior_low" in table:
+            ax.fill_between(
+                conf,
+                table["posterior_low"].values,
+                table["posterior_high"].values,
+                facecolor="none",
+                edgecolor="C0",
+                hatch="///",
+                lw=0,
+                label=f"{level:.0%} posterior band (over draws)",
+            )
+    # Flat over each block [lower, upper], joined linearly to the next block (CORP).
+    xs = np.column_stack([table["lower"].values, table["upper"].values]).ravel()
+    ax.plot(
+        xs,
+        np.repeat(table["accuracy"].values, 2),
+        color="C0",
+        lw=2,
+        label=f"{label} (CORP MCB {table.attrs['brier_miscalibration']:.4f}, Brier)",
+    )
+    if histogram:
+        forecast = corp_forecasts(y, probs, labels=labels).forecast[0]
+        counts, edges = np.histogram(forecast, bins=n_bins, range=(0.0, 1.0))
+        ax.bar(
+            edges[:-1],
+            counts / forecast.size * 0.25,
+            width=np.diff(edges),
+            align="edge",
+            color="0.6",
+            alpha=0.5,
+            label="share of forecasts (bar height / 4)",
+        )
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=8)
+    return ax
+
+
+def _frame(ax, binary: bool = False) -> None:
+    """Diagonal, limits, labels and the two regions.
+
+    Top-label diagrams: accuracy above confidence means the model could have been more
+    confident. Binary diagrams of the positive-class probability: above the diagonal the
+    forecast was too low, which is over-confidence below 1/2 and under-confidence above
+    it, so the regions are named by the direction of the error instead.
+    """
     ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="perfect calibration")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("confidence (mean predicted probability of the top class)")
-    ax.set_ylabel("accuracy")
-    # Accuracy above confidence means the model could have been more confident.
-    ax.text(
-        0.03,
-        0.95,
-        "under-confident (accuracy > confidence)",
-        color="C2",
-        fontsize=9,
-        transform=ax.transAxes,
-        va="top",
-    )
+    if binary:
+        ax.set_xlabel("forecast probability of the positive class")
+        ax.set_ylabel("observed frequency (PAV recalibrated)")
+        above, below = (
+            "forecast too low (frequency > forecast)",
+            "forecast too high\n(frequency < forecast)",
+        )
+    else:
+        ax.set_xlabel("confidence (mean predicted probability of the top class)")
+        ax.set_ylabel("accuracy")
+        above, below = (
+            "under-confident (accuracy > confidence)",
+            "over-confident\n(accuracy < confidence)",
+        )
+    ax.text(0.03, 0.95, above, color="C2", fontsize=9, transform=ax.transAxes, va="top")
     ax.text(
         0.97,
         0.30,
-        "over-confident\n(accuracy < confidence)",
+        below,
         color="C3",
         fontsize=9,
         transform=ax.transAxes,

@@ -142,6 +142,14 @@ CALLS = [
     "bs.compare({}, y)",
     "bs.compare({'a': p, 'b': np.full((3, 2), 0.5)}, y)",
     "bs.cross_validate([], X, y30)",
+    # ------------------------------------------------------------------ CORP
+    "bs.reliability_table(y, p, strategy='isotonic')",
+    "bs.reliability_table(y, p, strategy='pav', n_resamples=1)",
+    "bs.reliability_table(y, p, strategy='pav', n_resamples=10.5)",
+    "bs.score_decomposition(y, p, score='crps')",
+    "bs.score_decomposition(y, p, multiclass='one-vs-rest')",
+    "bs.score_decomposition(y, draws, level=1.0)",
+    "bs.score_decomposition(['a', 'b', 'z', 'a'], draws)",
 ]
 
 

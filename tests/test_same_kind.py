@@ -100,6 +100,18 @@ TABLES = [
         lambda y, p: bs.calibration_drift(y, p, y, p, n_boot=50),
         point,
     ),
+    ("score_decomposition", lambda y, p: bs.score_decomposition(y, p, score="log"), point),
+    ("score_decomposition_draws", lambda y, d: bs.score_decomposition(y, d), draws),
+    (
+        "reliability_table_pav",
+        lambda y, p: bs.reliability_table(y, p, strategy="pav", n_resamples=50),
+        point,
+    ),
+    (
+        "reliability_table_pav_draws",
+        lambda y, d: bs.reliability_table(y, d, strategy="pav", n_resamples=50),
+        draws,
+    ),
 ]
 
 

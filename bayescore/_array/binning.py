@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import isotonic_regression
 from scipy.stats import norm
 
 Floats = NDArray[np.floating[Any]]
@@ -129,14 +130,52 @@ def wilson(
     return np.asarray(centre - half, dtype=np.float64), np.asarray(centre + half, np.float64)
 
 
+class PavCurve(NamedTuple):
+    """A PAV fit on the distinct forecasts: sorted values, their weight, recalibrated value.
+
+    ``inverse`` maps each observation to its distinct forecast, so ``fitted[inverse]`` is
+    the recalibrated value of every observation.
+    """
+
+    x: NDArray[np.float64]
+    weight: NDArray[np.float64]
+    fitted: NDArray[np.float64]
+    inverse: NDArray[np.int64]
+
+
+def pav_curve(x: Floats, y: Floats, weights: Floats | None = None) -> PavCurve:
+    """Isotonic (non-decreasing) regression of ``y`` on ``x``, one value per distinct ``x``.
+
+    Ties in ``x`` are pooled first (one tie group per distinct forecast, as CORP requires:
+    Dimitriadis, Gneiting & Jordan 2021), then the tie-group means are pooled by
+    pool-adjacent-violators with the group weights (scipy's compiled PAV).
+
+    Examples
+    --------
+    >>> c = pav_curve(np.array([0.5, 0.5, 0.1]), np.array([1.0, 0.0, 1.0]))
+    >>> c.x.tolist(), c.weight.tolist(), c.fitted.round(4).tolist(), c.inverse.tolist()
+    ([0.1, 0.5], [1.0, 2.0], [0.6667, 0.6667], [1, 1, 0])
+    """
+    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    uniq, inverse = np.unique(x, return_inverse=True)
+    tot_w = np.bincount(inverse, weights=w, minlength=uniq.size)
+    tot_wy = np.bincount(inverse, weights=w * y, minlength=uniq.size)
+    fitted = isotonic_regression(tot_wy / tot_w, weights=tot_w).x
+    return PavCurve(
+        np.asarray(uniq, dtype=np.float64),
+        tot_w,
+        np.asarray(fitted, dtype=np.float64),
+        inverse.astype(np.int64).reshape(-1),
+    )
+
+
 def pav(x: Floats, y: Floats, weights: Floats | None = None) -> NDArray[np.float64]:
     """Isotonic (non-decreasing) regression of ``y`` on ``x`` by pool-adjacent-violators.
 
-    Ties in ``x`` are pooled first (one block per distinct forecast, as CORP requires:
-    Dimitriadis, Gneiting & Jordan 2021), so equal forecasts always get equal recalibrated
-    values. Returns the fitted values in the original order of ``x``; they minimise the
-    weighted squared error, and hence every proper score of binary outcomes, among
-    non-decreasing functions of ``x``.
+    Ties in ``x`` are pooled first (see :func:`pav_curve`), so equal forecasts always get
+    equal recalibrated values. Returns the fitted values in the original order of ``x``;
+    they minimise the weighted squared error, and hence every proper score of binary
+    outcomes, among non-decreasing functions of ``x``.
 
     Examples
     --------
@@ -145,37 +184,20 @@ def pav(x: Floats, y: Floats, weights: Floats | None = None) -> NDArray[np.float
     >>> pav(np.array([0.5, 0.5, 0.1]), np.array([1.0, 0.0, 1.0])).tolist()  # tie pooled
     [0.6666666666666666, 0.6666666666666666, 0.6666666666666666]
     """
-    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=np.float64)
-    uniq, inverse = np.unique(x, return_inverse=True)
-    tot_w = np.bincount(inverse, weights=w, minlength=uniq.size)
-    tot_wy = np.bincount(inverse, weights=w * y, minlength=uniq.size)
-    # Stack of blocks: weighted sum, weight and number of tie groups in each block.
-    sum_wy = np.empty(uniq.size)
-    sum_w = np.empty(uniq.size)
-    size = np.empty(uniq.size, dtype=np.int64)
-    top = -1
-    for g in range(uniq.size):
-        top += 1
-        sum_wy[top], sum_w[top], size[top] = tot_wy[g], tot_w[g], 1
-        # Merge while the previous block's mean exceeds this one's (a violation).
-        while top > 0 and sum_wy[top - 1] * sum_w[top] > sum_wy[top] * sum_w[top - 1]:
-            sum_wy[top - 1] += sum_wy[top]
-            sum_w[top - 1] += sum_w[top]
-            size[top - 1] += size[top]
-            top -= 1
-    means = sum_wy[: top + 1] / sum_w[: top + 1]
-    fitted_groups = np.repeat(means, size[: top + 1])
-    return np.asarray(fitted_groups[inverse], dtype=np.float64)
+    curve = pav_curve(x, y, weights)
+    return curve.fitted[curve.inverse]
 
 
 __all__ = [
     "STRATEGIES",
     "BinStats",
     "EceMce",
+    "PavCurve",
     "bin_index",
     "bin_stats",
     "ece_mce",
     "pav",
+    "pav_curve",
     "top_label",
     "wilson",
 ]

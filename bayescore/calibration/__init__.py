@@ -6,6 +6,7 @@ Top-label calibration (SPEC §3): confidence :math:`c_n = \max_k p_{nk}`, correc
 PyMC, PyTensor or ArviZ.
 
 Submodules: :mod:`~bayescore.calibration.metrics` (ECE family, reliability tables),
+:mod:`~bayescore.calibration.corp` (CORP: PAV reliability tables, score decomposition),
 :mod:`~bayescore.calibration.decomposition` (Brier and log-loss splits, drift),
 :mod:`~bayescore.calibration.recalibrate` (temperature, Platt, isotonic) and
 :mod:`~bayescore.calibration.classifier` (a calibrated meta-estimator). Every public
@@ -16,6 +17,7 @@ computes with the kernels of :mod:`bayescore._array`.
 from __future__ import annotations
 
 from bayescore.calibration.classifier import CalibratedBayesianClassifier
+from bayescore.calibration.corp import score_decomposition
 from bayescore.calibration.decomposition import (
     brier_decomposition,
     calibration_drift,
@@ -50,5 +52,6 @@ __all__ = [
     "maximum_calibration_error",
     "posterior_calibration_error",
     "reliability_table",
+    "score_decomposition",
     "smooth_calibration_error",
 ]

@@ -27,6 +27,7 @@ from bayescore._array import binning
 from bayescore._inputs import Prepared, prepare, prepare_draws, reduce_draws, wrap
 from bayescore._names import BIN, CLASS, SAMPLE
 from bayescore._validation import LEVEL, N_BINS, Interval, Options, validate_params
+from bayescore.calibration.corp import N_RESAMPLES, corp_table
 
 __all__ = [
     "bootstrap_calibration_error",
@@ -181,7 +182,14 @@ def classwise_calibration_error(
     return _scalar(float(np.mean(values)), p, "classwise_ece")
 
 
-@validate_params({"n_bins": N_BINS, "strategy": STRATEGY, "level": LEVEL})
+@validate_params(
+    {
+        "n_bins": N_BINS,
+        "strategy": Options((*binning.STRATEGIES, "pav")),
+        "level": LEVEL,
+        "n_resamples": N_RESAMPLES,
+    }
+)
 def reliability_table(
     y: Any,
     probs: Any,
@@ -191,36 +199,91 @@ def reliability_table(
     classwise: bool = False,
     labels: Any = None,
     level: float = 0.95,
+    n_resamples: int = 1000,
+    random_seed: int | None = 0,
 ) -> xr.Dataset:
-    """Per-bin confidence, accuracy and gap, with Wilson intervals for the accuracy.
+    r"""Reliability table: per bin (or per PAV block) confidence, accuracy and gap.
+
+    ``strategy="uniform"``/``"quantile"`` bin the forecasts and give Wilson intervals for
+    each bin's accuracy. ``strategy="pav"`` is the CORP table (Dimitriadis, Gneiting &
+    Jordan 2021): one row per block of the PAV (isotonic) recalibration of the outcomes on
+    the forecasts, ties pooled, with a consistency band under the hypothesis of
+    calibration, as R's ``reliabilitydiag``.
 
     Parameters
     ----------
     y : array-like of shape (n_obs,)
     probs : array-like (n_obs, n_classes) or (n_obs,), or DataArray (obs, class)
+        With ``strategy="pav"`` also posterior draws: ``(S, n_obs, n_classes)`` or a
+        DataArray ``(chain, draw, obs, class)``; the table is that of the
+        posterior-predictive mean forecast, with a posterior band.
     n_bins : int, default 15
-    strategy : {"uniform", "quantile"}, default "uniform"
+        Number of bins (not used by ``"pav"``, whose blocks PAV chooses).
+    strategy : {"uniform", "quantile", "pav"}, default "uniform"
     classwise : bool, default False
         One table per class (dims ``class, bin``): bins over :math:`p_{nk}`, "accuracy" is
         the frequency of class k. The ``class`` coordinate holds the class labels (from
-        ``labels=`` or the DataArray's coordinate), else the column indices.
+        ``labels=`` or the DataArray's coordinate), else the column indices. With
+        ``"pav"``, classes with fewer blocks end in empty rows (count 0, NaN).
     labels : array-like, optional
     level : float in (0, 1), default 0.95
-        Coverage of the Wilson score interval for each bin's accuracy.
+        Coverage of the Wilson score interval for each bin's accuracy; with ``"pav"``, of
+        the consistency band and of the posterior band.
+    n_resamples : int >= 2, default 1000
+        ``"pav"``: resamples behind the consistency band.
+    random_seed : int, optional
+        ``"pav"``: seed of the resampling (the default 0 makes tables reproducible).
 
     Returns
     -------
-    Dataset over dim ``bin`` (always ``n_bins`` rows; empty bins have count 0 and NaN)
-        ``lower``/``upper`` edges, ``count``, ``confidence`` (mean), ``accuracy``, ``gap``
+    Dataset over dim ``bin``
+        Binned (always ``n_bins`` rows; empty bins have count 0 and NaN): ``lower``/
+        ``upper`` edges, ``count``, ``confidence`` (mean), ``accuracy``, ``gap``
         (accuracy - confidence: > 0 under-confident, < 0 over-confident),
-        ``accuracy_low``/``accuracy_high``; attrs ``ece``, ``mce``, ``n_obs``, ``strategy``.
+        ``accuracy_low``/``accuracy_high``; attrs ``ece``, ``mce``, ``n_obs``,
+        ``strategy``, ``kind``.
+
+        ``"pav"`` (one row per PAV block, in increasing order of forecast):
+
+        - ``lower``/``upper``: smallest and largest forecast in the block;
+        - ``count``: observations in the block;
+        - ``confidence``: the block's mean forecast (for binary problems the probability
+          of the second class, the positive class; else the top-label confidence);
+        - ``accuracy``: the recalibrated frequency, i.e. the PAV value, which is the
+          observed frequency of the outcome in the block;
+        - ``gap``: accuracy - confidence;
+        - ``consistency_low``/``consistency_high``: the ``level`` consistency band at
+          ``confidence``: outcomes drawn as :math:`o^* \sim \mathrm{Bernoulli}(x)` on the
+          observed forecasts ``n_resamples`` times, each recalibrated by PAV and read at
+          ``confidence`` (linear between distinct forecasts), equal-tailed quantiles. A
+          calibrated forecaster's ``accuracy`` lies inside for about ``level`` of blocks;
+        - draws only: ``posterior_low``/``posterior_high``, the equal-tailed ``level``
+          interval over draws of each draw's own PAV curve read at ``confidence``.
+
+        Attrs ``strategy``, ``kind`` ("binary", "top-label" or "classwise"), ``n_obs``,
+        ``level``, ``n_resamples`` (and ``n_draws``), and the CORP Brier decomposition
+        ``brier_score``, ``brier_miscalibration``, ``brier_discrimination``,
+        ``brier_uncertainty`` (see :func:`~bayescore.score_decomposition`).
 
     Examples
     --------
     >>> t = reliability_table([0, 1, 1, 0], [0.2, 0.9, 0.6, 0.3], n_bins=2)
     >>> t["count"].values.tolist(), t["accuracy"].values.tolist()
     ([0.0, 4.0], [nan, 1.0])
+    >>> t = reliability_table([0, 1, 0, 1], [0.1, 0.4, 0.4, 0.9], strategy="pav")
+    >>> t["confidence"].values.tolist(), t["accuracy"].values.tolist()
+    ([0.1, 0.4, 0.9], [0.0, 0.5, 1.0])
     """
+    if strategy == "pav":
+        return corp_table(
+            y,
+            probs,
+            labels=labels,
+            multiclass="classwise" if classwise else "top-label",
+            level=level,
+            n_resamples=n_resamples,
+            random_seed=random_seed,
+        )
     p, y_idx = _prepared(y, probs, labels)
     _one_set(p, "reliability_table", " Average draws first or use posterior_calibration_error.")
     arr = p.values
