@@ -72,7 +72,7 @@ def run(name: str, estimator, X, y, X_test, y_test) -> dict:
         warnings.simplefilter("always", bs.ConvergenceWarning)
         check = bs.nll_crosscheck(estimator, X, y, cv=5, X_test=X_test, y_test=y_test)
     result = summary(check, time.perf_counter() - start)
-    result["fold_fit_warnings"] = sorted({str(w.message).splitlines()[-1] for w in caught})
+    result["fit_warnings"] = sorted({str(w.message).splitlines()[-1] for w in caught})
     print(
         f"\n== {name}: n_train={result['n_train']}, n_test={result['n_test']}, "
         f"{result['seconds']} s, ok={check.ok}"
