@@ -76,6 +76,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "loo_compare",
         "ParetoKWarning",
     ),
+    "crosscheck": ("nll_crosscheck", "NLLCrosscheck"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -26,6 +26,11 @@ MODEL: Final = "model"
 CHECK: Final = "check"
 #: Dim of the ELBO history of variational fits.
 ITERATION: Final = "iteration"
+#: Dims of the NLL cross-check table: the estimates (LOO, K-fold, test), their pairwise
+#: differences, and the held-out test rows (a set apart from the training ``obs``).
+ESTIMATE: Final = "estimate"
+PAIR: Final = "pair"
+TEST_OBS: Final = "test_obs"
 
 #: Dimensions that index posterior draws, in the order they appear.
 DRAW_DIMS: Final = (CHAIN, DRAW)
@@ -115,6 +120,7 @@ __all__ = [
     "CONSTANT_DATA",
     "DRAW",
     "DRAW_DIMS",
+    "ESTIMATE",
     "FEATURE",
     "FORMAT_VERSION",
     "FREE_CLASS",
@@ -123,9 +129,11 @@ __all__ = [
     "MODEL",
     "OBS",
     "OBSERVED_DATA",
+    "PAIR",
     "POSTERIOR",
     "SAMPLE",
     "SAMPLE_STATS",
+    "TEST_OBS",
     "VARIATIONAL",
     "as_idata",
     "has_group",

@@ -103,6 +103,11 @@ CALLS = [
     "iso3.transform(p)",
     "bs.PlattScaling().fit(np.full((2, 3), 1 / 3), y)",
     "bs.TemperatureScaling().transform(p)",
+    "bs.TemperatureScaling(posterior='yes').fit(p, y)",
+    "bs.TemperatureScaling(posterior=True, n_draws=0).fit(p, y)",
+    "bs.TemperatureScaling(posterior=True, prior_scale=0).fit(p, y)",
+    "bs.TemperatureScaling(posterior=True, n_grid=3).fit(p, y)",
+    "bs.TemperatureScaling(posterior=True, random_state=-1).fit(p, y)",
     "bs.CalibratedBayesianClassifier(method='beta').fit(X, y30)",
     # ----------------------------------------------------------- estimators
     "Logistic(target_accept=1.5).fit(X, y30)",
@@ -150,6 +155,13 @@ CALLS = [
     "bs.score_decomposition(y, p, multiclass='one-vs-rest')",
     "bs.score_decomposition(y, draws, level=1.0)",
     "bs.score_decomposition(['a', 'b', 'z', 'a'], draws)",
+    # ------------------------------------------------------------ cross-check
+    "bs.nll_crosscheck(object(), X, y30)",
+    "bs.nll_crosscheck(Logistic(), X, y30, cv=1)",
+    "bs.nll_crosscheck(Logistic(), X, y30, cv=2.5)",
+    "bs.nll_crosscheck(Logistic(), X, y30, X_test=X)",
+    "bs.nll_crosscheck(Logistic(), X, y30, z_max=0)",
+    "bs.nll_crosscheck(Logistic(), X, y30, pareto_k_max=-1)",
 ]
 
 

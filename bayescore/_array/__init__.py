@@ -1,4 +1,4 @@
-"""Numpy-only kernels on axes: proper scores, binning and PAV. Valid input is assumed.
+"""Numpy-only kernels: proper scores, binning, PAV, 1-D grid posteriors. Input is valid.
 
 The lowest layer of bayescore: nothing here imports xarray or another bayescore module.
 Kernels put the class axis last and the observation axis second to last.
@@ -16,6 +16,7 @@ from bayescore._array.binning import (
     top_label,
     wilson,
 )
+from bayescore._array.grid import GridPosterior, grid_posterior
 from bayescore._array.scores import (
     DrawSums,
     brier_pointwise,
@@ -33,6 +34,7 @@ __all__ = [
     "BinStats",
     "DrawSums",
     "EceMce",
+    "GridPosterior",
     "bin_index",
     "bin_stats",
     "brier_pointwise",
@@ -40,6 +42,7 @@ __all__ = [
     "draw_sums",
     "ece_mce",
     "entropy",
+    "grid_posterior",
     "log_mean_exp",
     "nll_from_logits_pointwise",
     "nll_pointwise",

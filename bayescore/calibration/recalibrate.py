@@ -9,6 +9,8 @@ matched by value against ``labels=`` or the input's ``class`` coordinate
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,13 @@ from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit, log_softmax, softmax
 from sklearn.base import BaseEstimator
 
+from bayescore._array.grid import grid_posterior
 from bayescore._array.scores import log_mean_exp, true_class
 from bayescore._inputs import class_coord, class_last, resolve_labels, wrap
+from bayescore._names import CHAIN, CLASS, DRAW
 from bayescore._validation import (
     SUM_TOL,
+    Interval,
     as_float_array,
     check_choice,
     check_consistent_length,
@@ -31,6 +36,24 @@ from bayescore._validation import (
 __all__ = ["IsotonicCalibration", "PlattScaling", "TemperatureScaling"]
 
 INPUTS = ("auto", "logits", "probs")
+#: Search range of log T for the NLL minimiser and the posterior mode (T in [1e-3, 1e3]).
+_LOG_T_BOUNDS = (float(np.log(1e-3)), float(np.log(1e3)))
+_XATOL = {"xatol": 1e-10}
+#: Allowed values of TemperatureScaling's posterior parameters, checked in ``fit``.
+_TEMPERATURE_CONSTRAINTS: dict[str, Interval] = {
+    "n_draws": Interval(numbers.Integral, 1, None, "left"),
+    "prior_scale": Interval(numbers.Real, 0, None, "neither"),
+    "n_grid": Interval(numbers.Integral, 16, None, "left"),
+    "random_state": Interval(numbers.Integral, 0, None, "left"),
+}
+#: Fitted attributes of the posterior mode (dropped by a refit with posterior=False).
+_POSTERIOR_ATTRS = (
+    "temperature_draws_",
+    "log_temperature_mean_",
+    "log_temperature_sd_",
+    "log_temperature_grid_",
+    "log_temperature_pdf_",
+)
 _EPS = float(np.finfo(np.float64).eps)
 #: Probabilities of exactly 0 or 1 map to this logit: beyond it float64 cannot tell p from 1.
 _MAX_LOGIT = float(-np.log(_EPS))
@@ -98,6 +121,22 @@ class TemperatureScaling(BaseEstimator):
 
     Probabilities are accepted too (their logs are the logits up to a constant).
 
+    With ``posterior=True`` the temperature is uncertain, and that uncertainty is passed on:
+    :math:`u = \log T \sim \mathrm{Normal}(0, \sigma_0)` a priori (``prior_scale``
+    :math:`= \sigma_0`, default 1: T within a factor :math:`e^{\pm 2} \approx 7` with
+    95 % prior probability), and
+
+    .. math:: p(u \mid y) \propto \mathrm{Normal}(u; 0, \sigma_0)
+              \prod_n \mathrm{softmax}(z_n e^{-u})_{y_n},
+
+    the same likelihood the point fit maximises (for draws input, the posterior predictive
+    likelihood of the tempered draws). Being one-dimensional, the posterior is computed on a
+    grid (``n_grid`` points around its mode, reaching to where the density is
+    :math:`e^{-30}` of its peak, normalised by a log-sum-exp of the trapezoid rule) and
+    sampled by inverting its CDF. ``transform`` then tempers each forecast with every draw
+    of T, so the output is a set of draws whose spread (e.g. the epistemic term of
+    :func:`bayescore.score`) includes the recalibration uncertainty.
+
     Parameters
     ----------
     input : {"auto", "logits", "probs"}, default "auto"
@@ -106,11 +145,30 @@ class TemperatureScaling(BaseEstimator):
         For posterior draws (leading dims before ``obs, class``): ``draws`` tempers every
         draw and fits T by the posterior predictive NLL of the tempered draws; ``mean``
         fits and applies T to the draw-averaged probabilities (and returns those).
+    posterior : bool, default False
+        Infer a posterior over T instead of a point estimate.
+    n_draws : int, default 1000
+        Draws of T kept (``posterior=True``).
+    prior_scale : float, default 1.0
+        Prior sd of :math:`\log T` (``posterior=True``).
+    n_grid : int, default 401
+        Grid points for the posterior of :math:`\log T`; each costs one evaluation of the
+        likelihood.
+    random_state : int or None, default 0
+        Seed of the inverse-CDF draws.
 
     Attributes
     ----------
     temperature_ : float
-        > 1 softens over-confident forecasts, < 1 sharpens under-confident ones.
+        > 1 softens over-confident forecasts, < 1 sharpens under-confident ones. The NLL
+        minimiser; with ``posterior=True`` the posterior mean :math:`E[T \mid y]` (a
+        summary: ``transform`` uses the draws).
+    temperature_draws_ : ndarray of shape (n_draws,)
+        Posterior draws of T (``posterior=True`` only).
+    log_temperature_mean_, log_temperature_sd_ : float
+        Posterior mean and sd of :math:`\log T` (``posterior=True`` only).
+    log_temperature_grid_, log_temperature_pdf_ : ndarray of shape (n_grid,)
+        The grid and the normalised posterior density of :math:`\log T` on it.
     n_classes_ : int
     classes_ : ndarray or None
         Class labels seen in ``fit`` (``labels=`` or the ``class`` coordinate).
@@ -120,11 +178,29 @@ class TemperatureScaling(BaseEstimator):
     >>> ts = TemperatureScaling().fit([[4.0, 0.0], [0.0, 4.0], [4.0, 0.0]], [0, 1, 1])
     >>> ts.temperature_ > 1
     True
+    >>> bayes = TemperatureScaling(posterior=True, n_draws=200).fit(
+    ...     [[4.0, 0.0], [0.0, 4.0], [4.0, 0.0]], [0, 1, 1])
+    >>> bayes.temperature_draws_.shape, bayes.transform([[4.0, 0.0]]).shape
+    ((200,), (200, 1, 2))
     """
 
-    def __init__(self, input: str = "auto", apply_to: str = "draws") -> None:
+    def __init__(
+        self,
+        input: str = "auto",
+        apply_to: str = "draws",
+        posterior: bool = False,
+        n_draws: int = 1000,
+        prior_scale: float = 1.0,
+        n_grid: int = 401,
+        random_state: int | None = 0,
+    ) -> None:
         self.input = input
         self.apply_to = apply_to
+        self.posterior = posterior
+        self.n_draws = n_draws
+        self.prior_scale = prior_scale
+        self.n_grid = n_grid
+        self.random_state = random_state
 
     def _logits(self, values: Any) -> tuple[Floats, xr.DataArray | None]:
         check_choice("input", self.input, INPUTS, "TemperatureScaling")
@@ -139,8 +215,21 @@ class TemperatureScaling(BaseEstimator):
                 template = template.isel({dim: 0 for dim in template.dims[: len(lead)]}, drop=True)
         return z, template
 
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        if not isinstance(self.posterior, bool | np.bool_):
+            raise TypeError(
+                f"The 'posterior' parameter of {name} must be a bool. "
+                f"Got {self.posterior!r} instead."
+            )
+        for param, rule in _TEMPERATURE_CONSTRAINTS.items():
+            value = getattr(self, param)
+            if value is not None:
+                rule.check(param, value, name)
+
     def fit(self, logits_or_probs: Any, y: Any, *, labels: Any = None) -> TemperatureScaling:
-        """Fit the temperature by minimising the NLL of ``y`` (by value, see module doc)."""
+        """Fit T (or its posterior) by the NLL of ``y`` (matched by value, see module doc)."""
+        self._check_params()
         z, _ = self._logits(logits_or_probs)
         y_idx = _fit_labels(y, z.shape[-1], labels, logits_or_probs, z.shape[-2])
         z = np.where(np.isneginf(z), -1e300, z)  # log(0): finite but decisive
@@ -151,16 +240,51 @@ class TemperatureScaling(BaseEstimator):
                 ll = log_mean_exp(ll, axis=tuple(range(ll.ndim - 1)))
             return -float(ll.sum())
 
-        res = minimize_scalar(
-            nll, bounds=(np.log(1e-3), np.log(1e3)), method="bounded", options={"xatol": 1e-10}
-        )
-        self.temperature_ = float(np.exp(res.x))
+        for attr in _POSTERIOR_ATTRS:  # a refit drops the previous fit's posterior
+            self.__dict__.pop(attr, None)
+        if self.posterior:
+            self._fit_posterior(nll)
+        else:
+            res = minimize_scalar(nll, bounds=_LOG_T_BOUNDS, method="bounded", options=_XATOL)
+            self.temperature_ = float(np.exp(res.x))
         self.n_classes_ = int(z.shape[-1])
         self.classes_ = _known(labels, logits_or_probs)
         return self
 
+    def _fit_posterior(self, nll: Callable[[float], float]) -> None:
+        scale = float(self.prior_scale)
+
+        def log_post(u: float) -> float:
+            return -nll(u) - 0.5 * (u / scale) ** 2  # Normal(0, scale) prior, up to a constant
+
+        res = minimize_scalar(
+            lambda u: -log_post(u), bounds=_LOG_T_BOUNDS, method="bounded", options=_XATOL
+        )
+        post = grid_posterior(log_post, float(res.x), self.n_grid)
+        u = np.random.default_rng(self.random_state).random(self.n_draws)
+        self.temperature_draws_ = np.exp(post.draws(u))
+        self.log_temperature_mean_, self.log_temperature_sd_ = post.mean, post.sd
+        self.log_temperature_grid_, self.log_temperature_pdf_ = post.grid, post.pdf
+        dx = np.diff(post.grid)
+        tempered = np.exp(post.grid) * post.pdf
+        self.temperature_ = float(np.sum((tempered[1:] + tempered[:-1]) / 2 * dx))
+
     def transform(self, logits_or_probs: Any) -> Any:
-        """Recalibrated probabilities (same shape and kind as the input).
+        """Recalibrated probabilities, same kind as the input.
+
+        With ``posterior=False`` the output has the input's shape. With ``posterior=True``
+        every draw of T gets used:
+
+        - point forecasts ``(n_obs, n_classes)`` (or 1-D binary) give draws
+          ``(n_draws, n_obs, n_classes)``, draw s tempered by ``temperature_draws_[s]``; a
+          DataArray gives dims ``(chain, draw, obs, class)`` with one chain, ready for
+          :func:`bayescore.score`;
+        - draws (any leading dims, e.g. ``(S, N, K)`` or ``(chain, draw, obs, class)``)
+          keep their shape; draw s, counted in C order over the leading dims, is tempered by
+          ``temperature_draws_[s % n_draws]`` (the T draws are cycled when there are fewer
+          of them than forecast draws; set ``n_draws`` to at least the number of forecast
+          draws to give each its own). The draws of T are independent of the forecast
+          draws, so pairing them by position is a valid joint draw.
 
         Examples
         --------
@@ -170,11 +294,22 @@ class TemperatureScaling(BaseEstimator):
         """
         from sklearn.utils.validation import check_is_fitted
 
-        check_is_fitted(self, "temperature_")
+        check_is_fitted(self, "temperature_draws_" if self.posterior else "temperature_")
         z, template = self._logits(logits_or_probs)
         _check_classes(self, z.shape[-1], class_coord(logits_or_probs))
         z = np.where(np.isneginf(z), -1e300, z)
-        return wrap(softmax(z / self.temperature_, axis=-1), template)
+        if not self.posterior:
+            return wrap(softmax(z / self.temperature_, axis=-1), template)
+        t = self.temperature_draws_
+        if z.ndim == 2:  # point forecasts -> one set per draw of T
+            out = softmax(z[None] / t[:, None, None], axis=-1)
+            if template is None:
+                return out
+            dims = (*template.dims, CLASS) if template.ndim == 1 else template.dims
+            return wrap(out[None], template, dims=(CHAIN, DRAW, *dims))
+        lead = z.shape[:-2]
+        per_draw = np.resize(t, int(np.prod(lead))).reshape(lead)
+        return wrap(softmax(z / per_draw[..., None, None], axis=-1), template)
 
     predict_proba = transform
 
