@@ -24,7 +24,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 from griffe import (
@@ -37,6 +39,12 @@ from griffe import (
     GriffeLoader,
     Object,
 )
+
+# Live imports (top-level names, runtime docstrings) must come from this checkout, the source
+# griffe reads (mkdocs.yml: paths [.]), not from another bayescore on sys.path.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 _ROLE = re.compile(r":(?:py:)?(func|class|meth|mod|attr|exc|data|obj):`([^`]+)`")
 _MATH_ROLE = re.compile(r":math:`([^`]+)`")
@@ -153,6 +161,8 @@ def _types_as_written(docstring: Docstring) -> None:
             written = getattr(text_item, "annotation", None)
             if isinstance(written, str) and not _type_like(item.annotation):
                 item.annotation = written
+            if isinstance(getattr(item, "annotation", None), str):
+                item.annotation = item.annotation.replace("``", "")  # shown as code already
     docstring.__dict__["parsed"] = parsed  # what mkdocstrings renders (a cached property)
 
 
