@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test lint format bench install install-dev clean
+.PHONY: demo test lint format bench docs cli-docs install install-dev clean
 
 $(PY):
 	@base="$$(PYTHON='$(PYTHON)' .ci/find-python)" || exit 1; \
@@ -32,17 +32,28 @@ test: $(VENV)/.installed-dev
 	$(PY) -m pytest --nbmake notebooks -p no:cacheprovider -o addopts="" -o testpaths=notebooks
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check bayescore tests benchmarks examples
-	$(VENV)/bin/ruff format --check bayescore tests benchmarks examples
+	$(VENV)/bin/ruff check bayescore tests benchmarks examples docs
+	$(VENV)/bin/ruff format --check bayescore tests benchmarks examples docs
 	$(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff format bayescore tests benchmarks examples
-	$(VENV)/bin/ruff check --fix bayescore tests benchmarks examples
+	$(VENV)/bin/ruff format bayescore tests benchmarks examples docs
+	$(VENV)/bin/ruff check --fix bayescore tests benchmarks examples docs
+
+# The documentation site (MkDocs + mkdocstrings, from the docstrings) into site/; --strict
+# turns every warning (a broken link, an unknown API name, a page left out of the nav)
+# into a failure. NO_MKDOCS_2_WARNING silences mkdocs-material's banner about MkDocs 2.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Regenerate docs/cli.md from the Typer app (tests/test_docs.py checks it is current).
+cli-docs: $(VENV)/.installed
+	$(PY) -m typer bayescore.cli utils docs --name bayescore --title "CLI reference" \
+		--output docs/cli.md
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_scoring.py
 	$(PY) benchmarks/bench_loo.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis out
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis out site
