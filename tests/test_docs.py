@@ -42,10 +42,12 @@ SPEC_NAMES = (
     "log_loss",
     "loo",
     "maximum_calibration_error",
+    "nll_crosscheck",
     "nll_from_logits",
     "posterior_predictive_nll",
     "reliability_table",
     "score",
+    "score_decomposition",
     "spherical_score",
     "uncertainty_decomposition",
 )
