@@ -37,17 +37,20 @@ def supports(spec: Any) -> bool:
 
 def prior_terms(
     theta: np.ndarray, scale: float, family: str, nu: float = 3.0
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Minus log prior (up to a constant), its gradient and its Hessian diagonal."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minus log prior (up to a constant), its gradient and Hessian diagonal.
+
+    ``theta`` has shape (..., P); the value is summed over the last axis.
+    """
     if family == "flat":
         zero = np.zeros_like(theta)
-        return 0.0, zero, zero
+        return zero.sum(axis=-1), zero, zero
     if family == "student_t":
         s2 = scale**2
         r = nu * s2 + theta**2
-        value = 0.5 * (nu + 1) * float(np.sum(np.log1p(theta**2 / (nu * s2))))
+        value = 0.5 * (nu + 1) * np.log1p(theta**2 / (nu * s2)).sum(axis=-1)
         return value, (nu + 1) * theta / r, (nu + 1) * (nu * s2 - theta**2) / r**2
-    value = 0.5 * float(np.sum(theta**2)) / scale**2
+    value = 0.5 * (theta**2).sum(axis=-1) / scale**2
     return value, theta / scale**2, np.full_like(theta, 1.0 / scale**2)
 
 
@@ -134,54 +137,75 @@ class Posterior:
         """``W`` of shape (D + 1, K - 1): row 0 the intercepts, then the coefficients."""
         return np.asarray(theta, dtype=np.float64).reshape(self.n_features + 1, self.n_free)
 
-    def _prior(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """Minus log prior (up to a constant), its gradient and Hessian diagonal (flat)."""
+    def _prior(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Minus log prior (up to a constant), gradient, Hessian diagonal; (..., P) input."""
         spec, k = self.spec, self.n_free
         intercept = "flat" if spec.flat_intercept else "normal"
-        v0, g0, h0 = prior_terms(theta[:k], spec.intercept_prior_scale, intercept)
-        v1, g1, h1 = prior_terms(theta[k:], spec.prior_scale, spec.prior, spec.prior_nu)
-        return v0 + v1, np.concatenate([g0, g1]), np.concatenate([h0, h1])
+        v0, g0, h0 = prior_terms(theta[..., :k], spec.intercept_prior_scale, intercept)
+        v1, g1, h1 = prior_terms(theta[..., k:], spec.prior_scale, spec.prior, spec.prior_nu)
+        return v0 + v1, np.concatenate([g0, g1], axis=-1), np.concatenate([h0, h1], axis=-1)
 
-    def log_likelihood_and_grad(self, W: np.ndarray) -> tuple[float, np.ndarray]:
-        """``log p(y | W)`` and its gradient with respect to ``W``."""
-        value, grad = 0.0, np.zeros_like(W)
+    def log_likelihood_and_grad(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``log p(y | W)`` and its gradient for a batch ``W`` of shape (M, D + 1, K - 1).
+
+        Returns values (M,) and gradients (M, D + 1, K - 1): one pass over the rows with
+        matrix products over all M points.
+        """
+        m, d1, k = W.shape
+        value, grad = np.zeros(m), np.zeros((m, d1, k))
         for ZT, (sign, chosen_at) in self.designs():
-            if self.n_free == 1:
+            n = ZT.shape[1]
+            if k == 1:
                 # log sigmoid(s) with s = sign * eta: min(s, 0) - log(1 + exp(-|s|)), and
                 # d/ds log sigmoid(s) = sigmoid(-s) = (s > 0 ? t : 1) / (1 + t), t = exp(-|s|).
-                s = W[:, 0] @ ZT
+                s = W[:, :, 0] @ ZT  # (M, rows)
                 s *= sign
                 t = np.exp(-np.abs(s))
                 u = 1.0 + t
-                value += float(np.minimum(s, 0.0).sum() - np.log(u).sum())
+                value += np.minimum(s, 0.0).sum(axis=1) - np.log(u).sum(axis=1)
                 r = np.where(s > 0, t, 1.0)
                 r /= u
                 r *= sign
-                grad[:, 0] += ZT @ r
+                grad[:, :, 0] += r @ ZT.T
                 continue
-            eta = W.T @ ZT  # (k, rows): the free classes' logits; the reference's are 0
-            chosen = float(eta.ravel()[chosen_at].sum())
-            top = np.maximum(eta.max(axis=0), 0.0)
-            eta -= top
-            np.exp(eta, out=eta)
-            total = eta.sum(axis=0)
+            # (M k, rows): the free classes' logits of every point; the reference's are 0.
+            eta = W.transpose(0, 2, 1).reshape(m * k, d1) @ ZT
+            flat = eta.reshape(m, k * n)
+            chosen = flat[:, chosen_at].sum(axis=1)
+            cube = eta.reshape(m, k, n)
+            top = np.maximum(cube.max(axis=1), 0.0)  # (M, rows)
+            cube -= top[:, None, :]
+            np.exp(cube, out=cube)
+            total = cube.sum(axis=1)
             total += np.exp(-top)
-            value += chosen - float(top.sum() + np.log(total).sum())
-            eta /= total  # probabilities of the free classes
-            np.negative(eta, out=eta)
-            eta.ravel()[chosen_at] += 1.0  # onehot - p
-            grad += ZT @ eta.T
+            value += chosen - top.sum(axis=1) - np.log(total).sum(axis=1)
+            cube /= total[:, None, :]  # probabilities of the free classes
+            np.negative(cube, out=cube)
+            flat[:, chosen_at] += 1.0  # onehot - p
+            grad += (eta @ ZT.T).reshape(m, k, d1).transpose(0, 2, 1)
         return value, grad
+
+    def values_and_grads(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``log p(theta | y)`` up to a constant and its gradient at each row of ``theta``.
+
+        ``theta`` is (M, P); returns values (M,) and gradients (M, P).
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        m = theta.shape[0]
+        value, grad = self.log_likelihood_and_grad(
+            theta.reshape(m, self.n_features + 1, self.n_free)
+        )
+        grad = grad.reshape(m, -1)
+        if self._precision is not None:  # Normal (or flat) priors: the fast path
+            pg = self._precision * theta
+            return value - 0.5 * (pg * theta).sum(axis=1), grad - pg
+        pv, pg, _ = self._prior(theta)
+        return value - pv, grad - pg
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log p(theta | y)`` up to a constant and its gradient, flat layout."""
-        theta = np.asarray(theta, dtype=np.float64)
-        value, grad = self.log_likelihood_and_grad(self.unpack(theta))
-        if self._precision is not None:  # Normal (or flat) priors: the fast path
-            pg = self._precision * theta
-            return value - 0.5 * float(pg @ theta), grad.ravel() - pg
-        pv, pg, _ = self._prior(theta)
-        return value - pv, grad.ravel() - pg
+        values, grads = self.values_and_grads(np.asarray(theta, dtype=np.float64)[None, :])
+        return float(values[0]), grads[0]
 
     def precision(self, theta: np.ndarray) -> np.ndarray:
         """Minus the Hessian of ``log p(theta | y)``, (P, P) in the flat layout."""

@@ -209,3 +209,15 @@ def test_cross_validation_compiles_nothing_per_fold(monkeypatch):
     # The warm-started NUTS runs on bayescore's numpy density: no PyTensor function is
     # compiled in any fold (a cold pm.sample compiles at least one per fold).
     assert len(calls) <= 1
+
+
+@pytest.mark.parametrize(("kind", "options"), SETTINGS)
+def test_batched_density_equals_point_by_point(kind, options):
+    X, y = _data(kind, n=90)
+    post = Posterior(model_spec(bs.build_model(X, y, kind=kind, **options)))
+    theta = np.random.default_rng(4).normal(size=(5, post.size))
+    values, grads = post.values_and_grads(theta)
+    for i in range(5):
+        v, g = post.value_and_grad(theta[i])
+        assert values[i] == pytest.approx(v, rel=1e-12)
+        np.testing.assert_allclose(grads[i], g, rtol=1e-12, atol=1e-12)
