@@ -54,6 +54,7 @@ cli-docs: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_scoring.py
 	$(PY) benchmarks/bench_loo.py
+	$(PY) benchmarks/bench_fit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis out site
