@@ -74,6 +74,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "WAIC",
         "loo_compare",
         "ParetoKWarning",
+        "ComparisonWarning",
     ),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
