@@ -195,9 +195,13 @@ def _obs_and_class(
     shared = [d for d in dims if d in _observed_dims(tree)]
     if len(shared) == 1:
         return shared[0], next(d for d in dims if d != shared[0])
+    group, name = source.split("/", 1)
+    renamed = f"{{{dims[0]!r}: 'obs', {dims[1]!r}: 'class'}}"
     raise ValueError(
         f"Cannot tell which of the dims {dims} of {source} indexes observations and which "
-        "classes; pass obs_dim= and class_dim=."
+        f"classes. Pass the DataArray with its dims named instead, e.g. "
+        f"idata[{group!r}][{name!r}].rename({renamed}), or obs_dim=/class_dim= to "
+        "tree_forecast."
     )
 
 

@@ -185,8 +185,8 @@ def compare(
         log-likelihood). For each metric ``m``: ``m``, ``m_se``, ``d_m``, ``d_m_se``,
         ``p_worse_m`` (so ``nll_se``, ``d_nll_se`` and ``p_worse_nll`` repeat ``se``,
         ``d_se`` and ``prob_better``). ``nll_mcse``: Monte Carlo SE of each model's NLL from
-        its finite draws (batch means within chains; 0 for point probabilities, NaN with
-        fewer than two batches) and ``d_nll_mcse``, that of the difference to the best,
+        its finite draws (batch means within chains; 0 for point probabilities, NaN for an
+        infinite NLL) and ``d_nll_mcse``, that of the difference to the best,
         :math:`\sqrt{\mathrm{mcse}^2 + \mathrm{mcse}_\mathrm{best}^2}`. ``diag``: flags per
         model, ``N < 100``, ``|d_nll| < 2 d_se``, and ``nll_mcse not small`` when
         ``d_nll_mcse`` exceeds both ``d_se / 4`` and ``|d_nll| / 10`` (this one also warns,
@@ -383,9 +383,14 @@ def _external_log_likelihood(
             )
         return forecast.draws
     if y is None:
+        instead = (
+            "or drop var_name= to use its log_likelihood group"
+            if has_group(idata, LOG_LIKELIHOOD)
+            else "this DataTree has no log_likelihood group to use instead"
+        )
         raise ValueError(
             f"loo needs the training labels y= to score the probabilities in "
-            f"{forecast.source} (this DataTree has no log_likelihood group to use instead)."
+            f"{forecast.source} ({instead})."
         )
     probs = forecast.draws
     d = prepare_draws(y, probs, labels=labels, name=forecast.source)

@@ -223,7 +223,7 @@ def test_class_and_obs_dims_are_found_whatever_their_order_and_names():
     tree = tree_of(square, ("chain", "draw", "d0", "d1"), observed_dim="d1")
     assert tree_forecast(tree, "p").draws.dims[2:] == ("obs", "class")
     assert float(tree_forecast(tree, "p", obs_dim="d0").draws["obs"].size) == 2
-    with pytest.raises(ValueError, match="pass obs_dim= and class_dim="):
+    with pytest.raises(ValueError, match=r"rename\(\{'d0': 'obs', 'd1': 'class'\}\)"):
         tree_forecast(tree_of(square, ("chain", "draw", "d0", "d1")), "p")
 
 
