@@ -43,7 +43,7 @@ class PointwiseScores(NamedTuple):
     nll_mcse : float
         Monte Carlo SE of the mean posterior predictive NLL (batch means within chains,
         :func:`bayescore._array.scores.ppd_nll_mcse`); 0 for point probabilities (one draw),
-        NaN when there are too few draws for two batches or the NLL is infinite.
+        NaN when the NLL is infinite (a true class with probability 0 in every draw).
     """
 
     values: dict[str, np.ndarray]

@@ -515,7 +515,8 @@ def score(
         ``gibbs_nll`` (draws only), ``brier``, ``spherical``, ``accuracy`` (of the
         draw-averaged probabilities), each with ``<name>_se``; ``nll_mcse``, the Monte
         Carlo SE of ``nll`` from the finite number of draws (batch means within chains; 0
-        for point probabilities, NaN with fewer than two batches of draws); ``ece``,
+        for point probabilities, which have no Monte Carlo error; NaN for an infinite
+        NLL); ``ece``,
         ``perplexity``, ``baseline_uniform``, ``baseline_class_prior``, and the means of
         ``total``, ``aleatoric`` and ``epistemic`` uncertainty (with SEs). From a
         log-likelihood: ``nll``, ``gibbs_nll`` (with SEs), ``nll_mcse`` and ``perplexity``
