@@ -18,7 +18,7 @@ Sivula et al. (2025) and arviz-stats: ``N < 100`` (the normal approximation of t
 difference is poorly calibrated on few observations); ``|d_nll| < 2 d_se`` (the models
 are not told apart); ``nll_mcse not small``: the Monte Carlo SE of the NLL difference,
 ``d_nll_mcse`` :math:`= \sqrt{\mathrm{mcse}_j^2 + \mathrm{mcse}_\mathrm{best}^2}`
-(independent draws of the two posteriors), exceeds both a quarter of the paired SE
+(independent draws of the two posteriors), exceeds both a quarter of a non-zero paired SE
 ``d_se`` (it would add more than 3 % to the total SE) and a tenth of ``|d_nll|`` (it could
 move the difference itself). Below either bound it changes no conclusion: the first
 keeps the SE honest, the second the size of a difference that is many SEs wide. This flag
@@ -178,8 +178,12 @@ def _flags(
                 flags.append(f"N < {SMALL_N}")
             if abs(d[j]) < CLOSE_SE * se[j] or d[j] == 0:
                 flags.append("|d_nll| < 2 d_se")
-            if mc_diff is not None and mc_diff[j] > max(
-                MCSE_OF_SE * se[j], MCSE_OF_DIFF * abs(d[j])
+            # d_se = 0: the same per-observation NLL as the best (e.g. the same draws
+            # twice), where Monte Carlo errors are not independent but identical.
+            if (
+                mc_diff is not None
+                and se[j] > 0
+                and mc_diff[j] > max(MCSE_OF_SE * se[j], MCSE_OF_DIFF * abs(d[j]))
             ):
                 flags.append("nll_mcse not small")
                 noisy.append(j)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import softmax
@@ -213,6 +215,11 @@ def test_flags_and_the_monte_carlo_warning():
     assert str(table["diag"].values[0]) == ""
     mcse = table["nll_mcse"].values
     assert float(table.sel(model=worse)["d_nll_mcse"]) == pytest.approx(np.hypot(*mcse))
+    # The same draws twice: identical Monte Carlo errors, nothing to flag but the tie.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ComparisonWarning)
+        same = bs.compare({"a": draws["a"], "a again": draws["a"]}, y, metrics="nll")
+    assert same["diag"].values.tolist() == ["", "N < 100; |d_nll| < 2 d_se"]
     # Point probabilities: no Monte Carlo error, no warning; a clear gap is not flagged.
     big_y = rng.integers(0, 2, 400)
     clear = bs.compare(
