@@ -246,11 +246,13 @@ def comparison_table(
         "z": z,
         "prob_better": np.asarray(norm.cdf(z), dtype=np.float64),
     }
-    for key in next(iter(extra.values()), {}) if extra else {}:
-        assert extra is not None
+    extra = extra or {}
+    for key in next(iter(extra.values()), {}):
         cols[key] = np.array([extra[n][key] for n in names], dtype=np.float64)
     for metric in metrics:
-        if metric == "ece":
+        if metric == "nll":
+            part = nll
+        elif metric == "ece":
             part = _bootstrap_ece(rows, n_bins, n_boot, random_seed)
         else:
             part = _paired([r.pointwise[metric] for r in rows], METRICS[metric])

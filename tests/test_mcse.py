@@ -86,6 +86,7 @@ def test_batch_sums_agree_across_engines_and_with_a_direct_sum(problem):
         sums = K.draw_sums(p, y, want, engine=engine, batches=batches, n_threads=2)
         np.testing.assert_allclose(sums.p_true_batches, direct, rtol=1e-12)
     import dask.array as da
+
     lazy = K.dask_draw_sums(da.from_array(p, chunks=(40, N_OBS, 2)), y, want, batches=batches)
     np.testing.assert_allclose(lazy.p_true_batches, direct, rtol=1e-12)
     assert (batches.ids == -1).sum() == 3 and batches.size == 7
