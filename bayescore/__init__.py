@@ -75,6 +75,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "WAIC",
         "loo_compare",
         "ParetoKWarning",
+        "ComparisonWarning",
     ),
     "crosscheck": ("nll_crosscheck", "NLLCrosscheck"),
 }

@@ -25,8 +25,8 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from bayescore._array.scores import DrawSums, dask_draw_sums, draw_sums
-from bayescore._names import CLASS, OBS
+from bayescore._array.scores import DrawSums, batch_layout, dask_draw_sums, draw_sums
+from bayescore._names import CHAIN, CLASS, OBS
 from bayescore._validation import (
     SUM_TOL,
     check_consistent_length,
@@ -78,6 +78,8 @@ class PreparedDraws(NamedTuple):
 
     ``values`` keeps float32 input as float32 (no full float64 copy); ``template`` is the
     (lazy) input transposed to ``(*draw_dims, obs, class)``, used for its coords only.
+    ``n_chains`` chains of equal length lie one after the other along the draw axis (a
+    ``chain`` dim, or the first axis of a 4-D array); 1 when unknown.
     """
 
     values: Any
@@ -86,6 +88,7 @@ class PreparedDraws(NamedTuple):
     template: xr.DataArray | None
     draw_dims: tuple[str, ...]
     is_dask: bool
+    n_chains: int = 1
 
     @property
     def n_draws(self) -> int:
@@ -481,6 +484,9 @@ def prepare_draws(y: Any, draws: Any, *, labels: Any = None, name: str = "draws"
                 f"'chain', 'draw' or 'sample'); got dims {draws.dims}."
             )
         draw_dims = tuple(str(d) for d in draws.dims if d not in (OBS, CLASS))
+        # Chains first, so each chain's draws are consecutive after flattening.
+        draw_dims = tuple(sorted(draw_dims, key=lambda dim: dim != CHAIN))
+        n_chains = int(draws.sizes[CHAIN]) if CHAIN in draw_dims else 1
         template = draws.transpose(*draw_dims, OBS, CLASS)
         data = template.data
         is_dask = type(data).__module__.startswith("dask")
@@ -497,6 +503,7 @@ def prepare_draws(y: Any, draws: Any, *, labels: Any = None, name: str = "draws"
         arr = np.ascontiguousarray(_float_draws(arr, name))
         values = arr.reshape((-1,) + arr.shape[-2:])
         template, draw_dims, is_dask, coord = None, (), False, None
+        n_chains = int(arr.shape[0]) if arr.ndim == 4 else 1
     if values.size == 0:
         raise ValueError(f"{name} is empty (shape {values.shape}).")
     n_classes = int(values.shape[-1])
@@ -505,7 +512,7 @@ def prepare_draws(y: Any, draws: Any, *, labels: Any = None, name: str = "draws"
     if y is not None:
         y_idx = _indices(y, n_classes, classes, labels is not None, "y", name)
         check_consistent_length(y_idx.shape[0], int(values.shape[1]), "y", name)
-    return PreparedDraws(values, y_idx, classes, template, draw_dims, is_dask)
+    return PreparedDraws(values, y_idx, classes, template, draw_dims, is_dask, n_chains)
 
 
 def _float_draws(arr: np.ndarray, name: str) -> np.ndarray:
@@ -540,6 +547,8 @@ def reduce_draws(
 
     With ``validate`` every row is checked on the way (non-negative, summing to 1 within
     1e-6); the first offending draw, row and value are named in the ``ValueError``.
+    ``"p_true_batches"`` in ``want`` also sums the true-class probabilities per batch of
+    draws within each chain (for the Monte Carlo SE of the NLL).
 
     Examples
     --------
@@ -549,10 +558,13 @@ def reduce_draws(
     (2, [1.4])
     """
     tol = sum_tolerance(d.values.dtype, d.n_classes) if validate else 0.0
+    batches = None
+    if "p_true_batches" in want:
+        batches = batch_layout(d.n_chains, d.n_draws // d.n_chains)
     if d.is_dask:
-        sums = dask_draw_sums(d.values, d.y_idx, want, tol=tol)
+        sums = dask_draw_sums(d.values, d.y_idx, want, tol=tol, batches=batches)
     else:
-        sums = draw_sums(d.values, d.y_idx, want, tol=tol)
+        sums = draw_sums(d.values, d.y_idx, want, tol=tol, batches=batches)
     if sums.first_invalid is not None:
         # Error path only: name the first offending draw, row and value.
         for s in range(sums.first_invalid, d.n_draws):

@@ -42,6 +42,8 @@ OBSERVED_DATA: Final = "observed_data"
 CONSTANT_DATA: Final = "constant_data"
 VARIATIONAL: Final = "variational"
 LOG_LIKELIHOOD: Final = "log_likelihood"
+#: Draws for new rows (``pm.sample_posterior_predictive(..., predictions=True)``).
+PREDICTIONS: Final = "predictions"
 
 # -------------------------------------------------------------------- attribute keys
 #: "logistic" or "softmax": which model made the fit.
@@ -131,6 +133,7 @@ __all__ = [
     "OBSERVED_DATA",
     "PAIR",
     "POSTERIOR",
+    "PREDICTIONS",
     "SAMPLE",
     "SAMPLE_STATS",
     "TEST_OBS",

@@ -1,4 +1,4 @@
-r"""Which model predicts better, and how sure are we? Held-out NLL with paired SEs, CV, LOO.
+r"""Which model predicts better, and how sure? Held-out scores with paired SEs, CV, LOO.
 
 Models are ranked by held-out posterior predictive NLL. Because every model is scored on
 the same observations, the uncertainty of a *difference* is the standard error of the paired
@@ -9,25 +9,61 @@ per-observation differences,
 
 which is usually far smaller than either model's own SE. ``prob_better`` is the normal
 approximation :math:`\Phi(\Delta / \mathrm{SE}(\Delta))` of the probability that the best
-model is truly better than model m.
+model is truly better than model m. The same holds for every metric of ``metrics=``
+(:mod:`bayescore._comparison_table`); the ECE gets a paired bootstrap.
+
+Any model's posterior can be compared: bayescore and scikit-learn estimators, arrays of
+draws or probabilities, and ArviZ results (``xarray.DataTree``) from PyMC or Bambi.
 """
 
 from __future__ import annotations
 
+import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.stats import norm
 
 from bayescore._array import binning
-from bayescore._array.scores import log_mean_exp
-from bayescore._names import CLASS, LOG_LIKELIHOOD, MODEL, OBS, POSTERIOR, as_idata
-from bayescore.scoring import Estimate, pointwise_scores, posterior_predictive_nll
+from bayescore._array.scores import log_mean_exp, true_class
+from bayescore._comparison_table import (
+    ComparisonWarning,
+    ModelScores,
+    check_metrics,
+    comparison_table,
+)
+from bayescore._datatree import LOG_LIK, is_tree, tree_forecast
+from bayescore._inputs import prepare_draws, reduce_draws
+from bayescore._names import (
+    ATTR_KIND,
+    CLASS,
+    CONSTANT_DATA,
+    LOG_LIKELIHOOD,
+    MODEL,
+    OBS,
+    POSTERIOR,
+    as_idata,
+    has_group,
+)
+from bayescore._validation import N_BINS, Interval, validate_params
+from bayescore.scoring import pointwise_scores, posterior_predictive_nll
 
-__all__ = ["WAIC", "ParetoKWarning", "compare", "cross_validate", "loo", "loo_compare", "waic"]
+__all__ = [
+    "WAIC",
+    "ComparisonWarning",
+    "ParetoKWarning",
+    "compare",
+    "cross_validate",
+    "loo",
+    "loo_compare",
+    "waic",
+]
+
+#: Bootstrap resamples of the ECE's paired SE.
+N_BOOT = Interval(numbers.Integral, 2, None, "left")
 
 
 class ParetoKWarning(UserWarning):
@@ -51,61 +87,93 @@ def _predictions(model: Any, X: Any) -> tuple[Any, Any]:
     return model, classes
 
 
-def _table(
-    pointwise: dict[str, np.ndarray], extra: dict[str, dict[str, float]], units: str
-) -> xr.Dataset:
-    names = list(pointwise)
-    nll = np.array([pointwise[n].mean() for n in names])
-    order = np.argsort(nll, kind="stable")
-    names = [names[i] for i in order]
-    best = pointwise[names[0]]
-    rows: dict[str, list[float]] = {
-        k: [] for k in ("nll", "se", "d_nll", "d_se", "z", "prob_better")
+def _var_name(var_name: str | Mapping[str, str] | None, name: str) -> str | None:
+    if isinstance(var_name, Mapping):
+        return var_name.get(name)
+    return var_name
+
+
+def _model_scores(
+    name: str, pw: Any, metrics: tuple[str, ...], n_bins: int
+) -> tuple[ModelScores, dict[str, float]]:
+    """One model's table inputs, and its brier/ece/accuracy columns."""
+    if pw.mean_probs is None:  # a pointwise log-likelihood: NLL only
+        needs = [m for m in metrics if m != "nll"]
+        if needs:
+            raise ValueError(
+                f"Model {name!r} is a pointwise log-likelihood, which gives the NLL only; "
+                f"metrics {needs} need class probabilities. Pass metrics=('nll',), or "
+                "var_name= naming the model's probability variable."
+            )
+        nan = float("nan")
+        return ModelScores({"nll": pw.values["nll"]}, nll_mcse=pw.nll_mcse), {
+            "brier": nan,
+            "ece": nan,
+            "accuracy": nan,
+        }
+    conf, correct = binning.top_label(pw.mean_probs, pw.y_idx)
+    ece = binning.ece_mce(conf, correct, n_bins).ece
+    pointwise = {k: pw.values[k] for k in ("nll", "brier", "spherical", "accuracy")}
+    return ModelScores(pointwise, conf, correct, ece, pw.nll_mcse), {
+        "brier": float(pw.values["brier"].mean()),
+        "ece": ece,
+        "accuracy": float(pw.values["accuracy"].mean()),
     }
-    for name in names:
-        est = Estimate.of(pointwise[name])
-        diff = Estimate.of(pointwise[name] - best)
-        rows["nll"].append(est.mean)
-        rows["se"].append(est.se)
-        rows["d_nll"].append(diff.mean)
-        rows["d_se"].append(diff.se)
-        z = diff.mean / diff.se if diff.se > 0 else np.nan
-        rows["z"].append(z)
-        rows["prob_better"].append(float(norm.cdf(z)) if np.isfinite(z) else np.nan)
-    data = {k: ((MODEL,), np.asarray(v)) for k, v in rows.items()}
-    for key in next(iter(extra.values()), {}):
-        data[key] = ((MODEL,), np.asarray([extra[n][key] for n in names]))
-    return xr.Dataset(
-        data,
-        coords={MODEL: names},
-        attrs={"units": units, "n_obs": int(best.size), "sorted_by": "nll"},
-    )
 
 
+@validate_params({"n_bins": N_BINS, "n_boot": N_BOOT})
 def compare(
     models: dict[str, Any],
     y: Any,
     X: Any = None,
     *,
+    metrics: str | tuple[str, ...] = ("nll", "brier", "ece"),
     labels: Any = None,
     n_bins: int = 15,
+    n_boot: int = 1000,
+    random_seed: int | None = 0,
+    var_name: str | Mapping[str, str] | None = None,
+    group: str | None = None,
 ) -> xr.Dataset:
-    """Rank models by held-out posterior predictive NLL with paired standard errors.
+    r"""Rank models by held-out posterior predictive NLL, with paired SEs for every metric.
+
+    For each metric :math:`m` the difference to the best model on :math:`m` is oriented so
+    that :math:`d_m \ge 0` means worse; its SE is that of the paired per-observation
+    differences (NLL, Brier, spherical, accuracy) or of a paired bootstrap over
+    observations (ECE: the same resampled rows for every model, seeded), and
+    ``p_worse_m`` :math:`= \Phi(d_m / \mathrm{SE}(d_m))` is the normal-approximation
+    probability that the model is worse than the best (arviz-stats' convention; NaN for
+    the best model).
 
     Parameters
     ----------
-    models : dict of name -> estimator, draws or probabilities
+    models : dict of name -> estimator, draws, probabilities or DataTree
         Fitted bayescore or scikit-learn classifiers (predicted on ``X``), posterior draws
-        (DataArray ``(chain, draw, obs, class)`` or ndarray ``(S, N, K)``) or probabilities
-        ``(N, K)``, all for the same held-out rows.
+        (DataArray ``(chain, draw, obs, class)`` or ndarray ``(S, N, K)``), probabilities
+        ``(N, K)``, or ArviZ results from PyMC or Bambi (see ``var_name``), all for the
+        same held-out rows.
     y : array-like of shape (n_obs,)
         Held-out labels.
     X : array-like, optional
         Held-out features, needed for estimators.
+    metrics : str or tuple of str, default ("nll", "brier", "ece")
+        Among ``nll``, ``brier``, ``ece`` (lower is better), ``spherical``, ``accuracy``
+        (higher is better). ``nll`` is always included: the table is ranked by it.
     labels : array-like, optional
         Class order of array inputs whose ``y`` holds labels.
     n_bins : int, default 15
-        Bins of the ECE column.
+        Bins of the ECE (uniform).
+    n_boot : int, default 1000
+        Bootstrap resamples of the ECE's SEs.
+    random_seed : int, optional, default 0
+        Seed of the bootstrap (the same seed gives the same table).
+    var_name : str or dict of name -> str, optional
+        DataTree models: the variable of class probabilities (e.g. ``"p"``) in the
+        ``predictions`` or ``posterior`` group, or of the ``log_likelihood`` group (then
+        only ``metrics=("nll",)`` is possible); default the single ``log_likelihood``
+        variable. A dict gives one per model.
+    group : str, optional
+        DataTree models: the group holding ``var_name``, when it is in several.
 
     Returns
     -------
@@ -113,35 +181,69 @@ def compare(
         ``nll`` and ``se``; ``d_nll`` (difference to the best, >= 0) and ``d_se`` (SE of the
         paired per-observation differences); ``z = d_nll / d_se``; ``prob_better``
         (normal-approximation probability that the best model is truly better); ``brier``,
-        ``ece`` and ``accuracy`` of the draw-averaged probabilities. ``.to_pandas()`` gives a
-        table.
+        ``ece`` and ``accuracy`` of the draw-averaged probabilities (NaN for a
+        log-likelihood). For each metric ``m``: ``m``, ``m_se``, ``d_m``, ``d_m_se``,
+        ``p_worse_m`` (so ``nll_se``, ``d_nll_se`` and ``p_worse_nll`` repeat ``se``,
+        ``d_se`` and ``prob_better``). ``nll_mcse``: Monte Carlo SE of each model's NLL from
+        its finite draws (batch means within chains; 0 for point probabilities, NaN for an
+        infinite NLL) and ``d_nll_mcse``, that of the difference to the best,
+        :math:`\sqrt{\mathrm{mcse}^2 + \mathrm{mcse}_\mathrm{best}^2}`. ``diag``: flags per
+        model, ``N < 100``, ``|d_nll| < 2 d_se``, and ``nll_mcse not small`` when
+        ``d_nll_mcse`` exceeds both ``d_se / 4`` and ``|d_nll| / 10`` (this one also warns,
+        :class:`ComparisonWarning`; see :mod:`bayescore._comparison_table`).
+        ``.to_pandas()`` gives a table.
+
+    Raises
+    ------
+    ValueError
+        Unknown or repeated metrics; models predicting different numbers of rows;
+        probability metrics asked of a log-likelihood.
 
     Examples
     --------
     >>> y = [0, 1, 1, 0]
     >>> table = compare({"sharp": [[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.8, 0.2]],
-    ...                  "flat": [[0.5, 0.5]] * 4}, y)
+    ...                  "flat": [[0.5, 0.5]] * 4}, y, n_boot=200)
     >>> table["model"].values.tolist(), round(float(table["d_nll"][1]), 4)
     (['sharp', 'flat'], 0.4661)
+    >>> round(float(table["d_brier"][1]), 4), table["p_worse_brier"].values.round(3).tolist()
+    (0.41, [nan, 1.0])
+    >>> table["diag"].values.tolist()
+    ['', 'N < 100']
     """
     if not isinstance(models, dict) or not models:
         raise TypeError("models must be a non-empty dict of name -> model or predictions.")
-    pointwise: dict[str, np.ndarray] = {}
+    chosen = check_metrics(metrics)
+    scores: dict[str, ModelScores] = {}
     extra: dict[str, dict[str, float]] = {}
+    trees = 0
     for name, model in models.items():
         preds, classes = _predictions(model, X)
+        tree = is_tree(preds)
+        trees += tree
         # One validated pass over each model's draws gives every column of the table.
-        pw = pointwise_scores(y, preds, labels=labels if labels is not None else classes)
-        pointwise[name] = pw.values["nll"]
-        extra[name] = {
-            "brier": float(pw.values["brier"].mean()),
-            "ece": binning.ece_mce(*binning.top_label(pw.mean_probs, pw.y_idx), n_bins).ece,
-            "accuracy": float(pw.values["accuracy"].mean()),
-        }
-    sizes = {n: v.size for n, v in pointwise.items()}
+        pw = pointwise_scores(
+            y,
+            preds,
+            labels=labels if labels is not None else classes,
+            var_name=_var_name(var_name, name) if tree else None,
+            group=group if tree else None,
+        )
+        scores[name], extra[name] = _model_scores(name, pw, chosen, n_bins)
+    if (var_name is not None or group is not None) and not trees:
+        raise TypeError("var_name= and group= apply to DataTree models; none was given.")
+    sizes = {n: s.pointwise["nll"].size for n, s in scores.items()}
     if len(set(sizes.values())) > 1:
         raise ValueError(f"All models must predict the same observations; got sizes {sizes}.")
-    return _table(pointwise, extra, "nats")
+    return comparison_table(
+        scores,
+        metrics=chosen,
+        extra=extra,
+        n_bins=n_bins,
+        n_boot=n_boot,
+        random_seed=random_seed,
+        stacklevel=4,  # comparison_table, compare, validate_params' wrapper, the caller
+    )
 
 
 def _fold_nll(estimator: Any, X: Any, y: Any, train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -235,8 +337,7 @@ def cross_validate(
         test = folds[k][1]
         pointwise[name][test] = values
         fold_of[test] = k
-    extra: dict[str, dict[str, float]] = {name: {} for name in estimators}
-    table = _table(pointwise, extra, "nats")
+    table = comparison_table({name: ModelScores({"nll": v}) for name, v in pointwise.items()})
     table["nll_pointwise"] = ((MODEL, OBS), np.stack([pointwise[m] for m in table[MODEL].values]))
     table["fold"] = ((OBS,), fold_of)
     table.attrs["n_folds"] = len(folds)
@@ -256,19 +357,73 @@ def _progress(results, total: int, show: bool):
             yield item
 
 
-def _with_log_likelihood(obj: Any) -> xr.DataTree:
-    """A DataTree with a ``log_likelihood`` group computed by bayescore's own code."""
-    from bayescore.predictive import log_likelihood_draws
-
-    idata = as_idata(obj)
-    ll = log_likelihood_draws(idata)
-    # A new tree sharing the posterior: no deep copy of the fit's groups.
-    return xr.DataTree.from_dict(
-        {
-            POSTERIOR: idata[POSTERIOR].to_dataset(),
-            LOG_LIKELIHOOD: xr.Dataset({"y": ll.drop_vars(OBS)}),
-        }
+def _is_bayescore_fit(idata: Any) -> bool:
+    return (
+        has_group(idata, POSTERIOR)
+        and has_group(idata, CONSTANT_DATA)
+        and ATTR_KIND in idata[POSTERIOR].attrs
     )
+
+
+def _external_log_likelihood(
+    idata: xr.DataTree, var_name: str | None, y: Any, labels: Any
+) -> xr.DataArray:
+    """Pointwise log-likelihood ``(chain, draw, obs)`` of a PyMC/Bambi DataTree."""
+    group = None
+    if var_name is not None and not (
+        has_group(idata, LOG_LIKELIHOOD) and var_name in idata[LOG_LIKELIHOOD].data_vars
+    ):
+        group = POSTERIOR  # LOO is about the fitted rows, never the predictions group
+    forecast = tree_forecast(idata, var_name, group=group)
+    if forecast.kind == LOG_LIK:
+        if y is not None:
+            raise ValueError(
+                f"y= is not used with {forecast.source}: a log-likelihood already holds the "
+                "observed labels. Drop y=, or pass var_name= naming a probability variable."
+            )
+        return forecast.draws
+    if y is None:
+        instead = (
+            "or drop var_name= to use its log_likelihood group"
+            if has_group(idata, LOG_LIKELIHOOD)
+            else "this DataTree has no log_likelihood group to use instead"
+        )
+        raise ValueError(
+            f"loo needs the training labels y= to score the probabilities in "
+            f"{forecast.source} ({instead})."
+        )
+    probs = forecast.draws
+    d = prepare_draws(y, probs, labels=labels, name=forecast.source)
+    reduce_draws(d, frozenset(), name=forecast.source)  # checks every row is a probability
+    assert d.y_idx is not None
+    with np.errstate(divide="ignore"):
+        ll = np.log(true_class(np.asarray(d.values, dtype=np.float64), d.y_idx))
+    dims = [dim for dim in probs.dims if dim != CLASS]
+    shape = [probs.sizes[dim] for dim in dims]
+    return xr.DataArray(ll.reshape(shape), dims=dims, coords=probs.drop_vars(CLASS).coords)
+
+
+def _with_log_likelihood(
+    obj: Any, var_name: str | None = None, y: Any = None, labels: Any = None
+) -> xr.DataTree:
+    """A DataTree with a ``log_likelihood`` group: bayescore's own, or the model's."""
+    idata = as_idata(obj)
+    if _is_bayescore_fit(idata) and var_name is None and y is None:
+        from bayescore.predictive import log_likelihood_draws
+
+        ll = log_likelihood_draws(idata).drop_vars(OBS)
+    elif is_tree(idata):
+        ll = _external_log_likelihood(idata, var_name, y, labels)
+    else:
+        raise TypeError(
+            "loo needs a fitted bayescore estimator or an ArviZ DataTree (PyMC, Bambi); got "
+            f"{type(obj).__name__}."
+        )
+    groups = {LOG_LIKELIHOOD: xr.Dataset({"y": ll})}
+    if has_group(idata, POSTERIOR):
+        # A new tree sharing the posterior: no deep copy of the fit's groups.
+        groups[POSTERIOR] = idata[POSTERIOR].to_dataset()
+    return xr.DataTree.from_dict(groups)
 
 
 def _surface_pareto(elpd: Any) -> Any:
@@ -286,12 +441,33 @@ def _surface_pareto(elpd: Any) -> Any:
     return elpd
 
 
-def loo(estimator_or_idata: Any, *, pointwise: bool = True) -> Any:
-    """PSIS-LOO from bayescore's own pointwise log-likelihood (no PyMC round trip).
+def loo(
+    estimator_or_idata: Any,
+    *,
+    var_name: str | None = None,
+    y: Any = None,
+    labels: Any = None,
+    pointwise: bool = True,
+) -> Any:
+    r"""PSIS-LOO from bayescore's own pointwise log-likelihood, or any PyMC/Bambi result.
+
+    A bayescore fit needs no PyMC round trip: the log-likelihood is computed here. Any other
+    ArviZ DataTree gives its ``log_likelihood`` group (PyMC's
+    ``idata_kwargs={"log_likelihood": True}`` or ``pm.compute_log_likelihood``), or the
+    class probabilities ``var_name`` of its ``posterior`` group scored at the training
+    labels ``y`` (:math:`\log p_{sn}(y_n)`, labels matched by value).
 
     Parameters
     ----------
-    estimator_or_idata : fitted bayescore estimator or DataTree from bayescore.fit
+    estimator_or_idata : fitted bayescore estimator or DataTree
+    var_name : str, optional
+        A variable of the ``log_likelihood`` group, or of class probabilities in
+        ``posterior`` (e.g. Bambi's ``"p"``); default the single ``log_likelihood``
+        variable.
+    y : array-like of shape (n_obs,), optional
+        Training labels, needed with a probability variable.
+    labels : array-like, optional
+        Class order of the probabilities, when their class dim has no labels.
     pointwise : bool, default True
         Keep the per-observation elpd and Pareto k.
 
@@ -305,7 +481,7 @@ def loo(estimator_or_idata: Any, *, pointwise: bool = True) -> Any:
     """
     import arviz_stats
 
-    idata = _with_log_likelihood(estimator_or_idata)
+    idata = _with_log_likelihood(estimator_or_idata, var_name, y, labels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ArviZ's k warning, re-said below
         result = arviz_stats.loo(idata, pointwise=pointwise)

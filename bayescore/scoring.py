@@ -22,7 +22,7 @@ its input through :mod:`bayescore._inputs`, applies one kernel from
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -50,6 +50,7 @@ from bayescore._point_scores import (
     uniform_baseline,
     units_of,
 )
+from bayescore._pointwise import PointwiseScores, pointwise_scores
 from bayescore._validation import N_BINS, check_logits, validate_params
 
 __all__ = [
@@ -464,68 +465,6 @@ def perplexity(y: Any, probs_or_draws: Any, *, labels: Any = None) -> Any:
 # ------------------------------------------------------------------- summary
 
 
-class PointwiseScores(NamedTuple):
-    """Per-observation scores of one model from one pass over its draws.
-
-    Attributes
-    ----------
-    values : dict of str to ndarray (n_obs,)
-        ``nll`` (posterior predictive), ``brier``, ``spherical``, ``accuracy`` (of the
-        draw-averaged probabilities), ``total``, ``aleatoric``, ``epistemic`` and, for more
-        than one draw, ``gibbs_nll``.
-    mean_probs : ndarray (n_obs, n_classes)
-        Draw-averaged probabilities.
-    y_idx : ndarray of int64 (n_obs,)
-        Class indices of ``y`` (matched by value).
-    n_draws : int
-    classes : ndarray or None
-        Class labels, when known.
-    """
-
-    values: dict[str, np.ndarray]
-    mean_probs: np.ndarray
-    y_idx: np.ndarray
-    n_draws: int
-    classes: np.ndarray | None
-
-
-def pointwise_scores(
-    y: Any, probs_or_draws: Any, *, labels: Any = None, base: float | None = None
-) -> PointwiseScores:
-    """Every per-observation score of probabilities or draws, from one validated pass.
-
-    The shared core of :func:`score` and :func:`bayescore.compare`.
-
-    Examples
-    --------
-    >>> pw = pointwise_scores([0, 1], [[[0.9, 0.1], [0.2, 0.8]], [[0.7, 0.3], [0.4, 0.6]]])
-    >>> pw.n_draws, pw.values["accuracy"].tolist()
-    (2, [1.0, 1.0])
-    """
-    scale, _ = units_of(base)
-    arg = "probs_or_draws"
-    d = prepare_draws(y, probs_or_draws, labels=labels, name=arg)
-    want = frozenset({"p_true", "log_p_true", "probs", "entropy"})
-    sums = reduce_draws(d, want, name=arg)
-    y_idx = d.y_idx
-    assert y_idx is not None and sums.probs is not None and sums.entropy is not None
-    assert sums.log_p_true is not None
-    S = sums.n_draws
-    mean_probs = sums.probs / S
-    per_obs = {
-        "nll": K.ppd_nll(sums) / scale,
-        "brier": K.brier_pointwise(mean_probs, y_idx),
-        "spherical": K.spherical_pointwise(mean_probs, y_idx),
-        "accuracy": (np.argmax(mean_probs, axis=-1) == y_idx).astype(float),
-        "total": K.entropy(mean_probs) / scale,
-        "aleatoric": sums.entropy / S / scale,
-    }
-    if S > 1:
-        per_obs["gibbs_nll"] = -sums.log_p_true / S / scale
-    per_obs["epistemic"] = np.maximum(per_obs["total"] - per_obs["aleatoric"], 0.0)
-    return PointwiseScores(per_obs, mean_probs, y_idx, S, d.classes)
-
-
 @validate_params({"n_bins": N_BINS})
 def score(
     y: Any,
@@ -535,13 +474,25 @@ def score(
     y_train: Any = None,
     n_bins: int = 15,
     base: float | None = None,
+    var_name: str | None = None,
+    group: str | None = None,
 ) -> xr.Dataset:
-    """Every score of probabilities or posterior draws in one Dataset, with standard errors.
+    r"""Every score of probabilities or posterior draws in one Dataset, with standard errors.
+
+    Accepts any PyMC or Bambi result (an ArviZ ``DataTree``): ``score(y, idata,
+    var_name="p")`` scores the class probabilities ``p`` of the ``predictions`` or
+    ``posterior`` group, whatever its dim names (Bambi: ``model.predict(idata,
+    kind="response_params")`` stores ``p``; a binary model may give only :math:`P(y=1)`).
+    A DataTree with only a ``log_likelihood`` group gives the NLL-type scores alone.
 
     Parameters
     ----------
     y : array-like of shape (n_obs,)
-    probs_or_draws : probabilities (N, K) / (N,) or draws (S, N, K), (C, D, N, K), DataArray
+        Labels. For a log-likelihood (of the labels observed at fit time) only its length
+        is checked, and it may be None.
+    probs_or_draws : probabilities, draws, DataArray or DataTree
+        Probabilities (N, K) / (N,); draws (S, N, K), (C, D, N, K) or a DataArray; or an
+        ArviZ DataTree.
     labels : array-like, optional
     y_train : array-like, optional
         Training labels for the class-prior baseline (default: the test labels' own
@@ -550,16 +501,26 @@ def score(
         Bins of the expected calibration error.
     base : float, optional
         ``2`` for bits.
+    var_name : str, optional
+        DataTree input: the variable of class probabilities (e.g. ``"p"``), or of the
+        ``log_likelihood`` group; default the single ``log_likelihood`` variable.
+    group : str, optional
+        DataTree input: ``"predictions"``, ``"posterior"`` or ``"log_likelihood"``, when
+        ``var_name`` is in several (see :func:`bayescore._datatree.tree_forecast`).
 
     Returns
     -------
     Dataset
         ``nll`` (posterior predictive NLL for draws, log loss for probabilities),
         ``gibbs_nll`` (draws only), ``brier``, ``spherical``, ``accuracy`` (of the
-        draw-averaged probabilities), each with ``<name>_se``; ``ece``, ``perplexity``,
-        ``baseline_uniform``, ``baseline_class_prior``, and the means of ``total``,
-        ``aleatoric`` and ``epistemic`` uncertainty (with SEs). Attributes: ``units``,
-        ``n_obs``, ``n_classes``, ``n_draws``.
+        draw-averaged probabilities), each with ``<name>_se``; ``nll_mcse``, the Monte
+        Carlo SE of ``nll`` from the finite number of draws (batch means within chains; 0
+        for point probabilities, which have no Monte Carlo error; NaN for an infinite
+        NLL); ``ece``,
+        ``perplexity``, ``baseline_uniform``, ``baseline_class_prior``, and the means of
+        ``total``, ``aleatoric`` and ``epistemic`` uncertainty (with SEs). From a
+        log-likelihood: ``nll``, ``gibbs_nll`` (with SEs), ``nll_mcse`` and ``perplexity``
+        only. Attributes: ``units``, ``n_obs``, ``n_classes``, ``n_draws``.
 
     Examples
     --------
@@ -567,30 +528,34 @@ def score(
     >>> round(float(s["nll"]), 4), round(float(s["gibbs_nll"]), 4)
     (0.2899, 0.299)
     """
-    pw = pointwise_scores(y, probs_or_draws, labels=labels, base=base)
+    pw = pointwise_scores(
+        y, probs_or_draws, labels=labels, base=base, var_name=var_name, group=group
+    )
     scale, units = units_of(base)
-    S, (N, n_classes), y_idx = pw.n_draws, pw.mean_probs.shape, pw.y_idx
-    mean_probs, per_obs = pw.mean_probs, pw.values
     data: dict[str, Any] = {}
-    for name, values in per_obs.items():
+    for name, values in pw.values.items():
         est = Estimate.of(values)
         data[name], data[f"{name}_se"] = est.mean, est.se
-    # The ECE straight from the binning kernel: the mean probabilities are valid already
-    # (every draw was checked) and y is resolved, so neither is checked again.
-    data["ece"] = binning.ece_mce(*binning.top_label(mean_probs, y_idx), n_bins).ece
+    data["nll_mcse"] = pw.nll_mcse
     data["perplexity"] = float(np.exp(data["nll"] * scale))
-    data["baseline_uniform"] = float(np.log(n_classes) / scale)
-    train_idx = y_idx
-    if y_train is not None:
-        train_idx = resolve_labels(y_train, n_classes, pw.classes, name="y_train")
-    data["baseline_class_prior"] = prior_nll(train_idx, y_idx, n_classes) / scale
+    N = int(pw.values["nll"].size)
+    attrs: dict[str, Any] = {"units": units, "n_obs": N, "n_draws": pw.n_draws}
+    if pw.mean_probs is not None and pw.y_idx is not None:
+        mean_probs, y_idx = pw.mean_probs, pw.y_idx
+        n_classes = int(mean_probs.shape[-1])
+        # The ECE straight from the binning kernel: the mean probabilities are valid already
+        # (every draw was checked) and y is resolved, so neither is checked again.
+        data["ece"] = binning.ece_mce(*binning.top_label(mean_probs, y_idx), n_bins).ece
+        data["baseline_uniform"] = float(np.log(n_classes) / scale)
+        train_idx = y_idx
+        if y_train is not None:
+            train_idx = resolve_labels(y_train, n_classes, pw.classes, name="y_train")
+        data["baseline_class_prior"] = prior_nll(train_idx, y_idx, n_classes) / scale
+        attrs["n_classes"] = n_classes
     return xr.Dataset(
         {k: ((), v) for k, v in data.items()},
         attrs={
-            "units": units,
-            "n_obs": N,
-            "n_classes": n_classes,
-            "n_draws": S,
-            "nll_kind": "posterior predictive" if S > 1 else "point",
+            **attrs,
+            "nll_kind": "posterior predictive" if pw.n_draws > 1 else "point",
         },
     )

@@ -27,6 +27,14 @@ def namespace() -> dict[str, object]:
     )
     X = rng.normal(size=(30, 2))
     y = (X[:, 0] > 0).astype(int)
+    p_dims = ("chain", "draw", "obs_id", "cls")
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset({"p": (p_dims, draws.values)}),
+            "predictions": xr.Dataset({"p": (p_dims, draws.values)}),
+            "log_likelihood": xr.Dataset({"y": (p_dims[:3], np.log(draws.values[..., 0]))}),
+        }
+    )
     return {
         "bs": bs,
         "np": np,
@@ -45,6 +53,14 @@ def namespace() -> dict[str, object]:
         "Logistic": bs.BayesianLogisticClassifier,
         "Softmax": bs.BayesianSoftmaxClassifier,
         "fit_kw": {"warn": False, "draws": 10},
+        "tree": tree,
+        "square": xr.DataTree.from_dict(
+            {
+                "posterior": xr.Dataset(
+                    {"p": (("chain", "draw", "u", "v"), np.full((1, 2, 2, 2), 0.5))}
+                )
+            }
+        ),
     }
 
 
@@ -146,6 +162,21 @@ CALLS = [
     "bs.load_dataset('titanic')",
     "bs.compare({}, y)",
     "bs.compare({'a': p, 'b': np.full((3, 2), 0.5)}, y)",
+    "bs.compare({'a': p}, y, metrics=('nll', 'auc'))",
+    "bs.compare({'a': p}, y, metrics=('brier', 'brier'))",
+    "bs.compare({'a': p}, y, n_boot=1)",
+    "bs.compare({'a': p}, y, var_name='p')",
+    "bs.compare({'t': tree}, [0, 1, 2, 0])",
+    # ------------------------------------------------ any model's posterior (DataTree)
+    "bs.score(y, p, var_name='p')",
+    "bs.score([0, 1, 2, 0], tree, var_name='p')",
+    "bs.score([0, 1, 2, 0], tree, var_name='q')",
+    "bs.score([0, 1, 2, 0], tree, var_name='p', group='prior')",
+    "bs.score([0, 1], square, var_name='p')",
+    "bs.score([0, 1], tree, var_name='p', group='posterior')",
+    "bs.loo(tree, var_name='p')",
+    "bs.loo(tree, y=[0, 1, 2, 0])",
+    "bs.loo(np.ones(3))",
     "bs.cross_validate([], X, y30)",
     # ------------------------------------------------------------------ CORP
     "bs.reliability_table(y, p, strategy='isotonic')",
@@ -189,7 +220,10 @@ def write_table() -> None:
         "to fix it. Names used: `p = [[0.8, 0.2], [0.3, 0.7]]`, `y = [0, 1]`, `draws` a",
         "DataArray `(chain, draw, obs, class)` with classes `a, b, c` and 4 observations,",
         "`X` (30 x 2) and `y30` (0/1 labels), `ts3`/`iso3` recalibrators fitted on 3 classes,",
-        "`Logistic`/`Softmax` the two estimators, `fit_kw = {'warn': False, 'draws': 10}`.",
+        "`Logistic`/`Softmax` the two estimators, `fit_kw = {'warn': False, 'draws': 10}`,",
+        "`tree` a DataTree holding `draws` as `p` (dims `chain, draw, obs_id, cls`) in its",
+        "`posterior` and `predictions` groups and `log_likelihood` group `y`, `square` one",
+        "with `p` of 0.5 on dims `chain, draw, u, v` (2 x 2: rows sum to 1 both ways).",
         "Regenerate with `python tests/error_cases.py`.",
         "",
         "| # | call | raises |",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import softmax
@@ -134,3 +136,124 @@ def test_cross_validate_in_parallel_equals_serial():
     serial = bs.cross_validate(ests, ds.X, ds.y, cv=3)
     parallel = bs.cross_validate(ests, ds.X, ds.y, cv=3, n_jobs=2, progress=True)
     np.testing.assert_allclose(parallel["nll_pointwise"], serial["nll_pointwise"], rtol=1e-12)
+
+
+# ------------------------------------------------------- metrics, bootstrap, flags
+
+
+def test_every_metric_gets_a_paired_difference_to_its_own_best(three_models):
+    y, models = three_models
+    table = bs.compare(models, y, metrics=("nll", "brier", "spherical", "accuracy"))
+    mean_probs = {m: p.mean(axis=0) if p.ndim == 3 else p for m, p in models.items()}
+    onehot = np.eye(3)[y]
+    per_obs = {
+        "brier": {m: ((p - onehot) ** 2).sum(axis=1) for m, p in mean_probs.items()},
+        "spherical": {
+            m: p[np.arange(y.size), y] / np.linalg.norm(p, axis=1) for m, p in mean_probs.items()
+        },
+        "accuracy": {m: (p.argmax(axis=1) == y).astype(float) for m, p in mean_probs.items()},
+    }
+    for metric, values in per_obs.items():
+        sign = -1 if metric in ("spherical", "accuracy") else 1  # higher is better
+        best = min(values, key=lambda m: sign * values[m].mean())
+        for m, v in values.items():
+            diff = sign * (v - values[best])
+            row = table.sel(model=m)
+            assert float(row[metric]) == pytest.approx(v.mean())
+            assert float(row[f"{metric}_se"]) == pytest.approx(v.std() / np.sqrt(y.size))
+            assert float(row[f"d_{metric}"]) == pytest.approx(diff.mean(), abs=1e-15)
+            assert float(row[f"d_{metric}"]) >= 0
+            assert float(row[f"d_{metric}_se"]) == pytest.approx(diff.std() / np.sqrt(y.size))
+            se = diff.std() / np.sqrt(y.size)
+            expected = norm.cdf(diff.mean() / se) if m != best and se > 0 else np.nan
+            np.testing.assert_allclose(float(row[f"p_worse_{metric}"]), expected)
+    # The nll family repeats the historical columns under the new names.
+    np.testing.assert_array_equal(table["nll_se"], table["se"])
+    np.testing.assert_array_equal(table["d_nll_se"], table["d_se"])
+    np.testing.assert_array_equal(table["p_worse_nll"], table["prob_better"])
+
+
+def test_ece_gets_a_paired_bootstrap_over_the_same_rows(three_models):
+    y, models = three_models
+    table = bs.compare(models, y, metrics="ece", n_bins=10, n_boot=60, random_seed=5)
+    # By hand: the same seeded resamples, each scored by the public ECE of every model.
+    rows = np.random.default_rng(5).integers(0, y.size, (60, y.size))
+    mean_probs = {m: p.mean(axis=0) if p.ndim == 3 else p for m, p in models.items()}
+    boots = {
+        m: np.array([bs.expected_calibration_error(y[r], p[r], n_bins=10) for r in rows])
+        for m, p in mean_probs.items()
+    }
+    ece = {m: bs.expected_calibration_error(y, p, n_bins=10) for m, p in mean_probs.items()}
+    best = min(ece, key=ece.get)
+    for m in models:
+        row = table.sel(model=m)
+        assert float(row["ece"]) == pytest.approx(ece[m])
+        assert float(row["ece_se"]) == pytest.approx(boots[m].std(ddof=1))
+        assert float(row["d_ece"]) == pytest.approx(ece[m] - ece[best])
+        assert float(row["d_ece_se"]) == pytest.approx((boots[m] - boots[best]).std(ddof=1))
+    again = bs.compare(models, y, metrics="ece", n_bins=10, n_boot=60, random_seed=5)
+    other = bs.compare(models, y, metrics="ece", n_bins=10, n_boot=60, random_seed=6)
+    np.testing.assert_array_equal(again["ece_se"], table["ece_se"])
+    assert not np.allclose(other["ece_se"], table["ece_se"])
+
+
+def test_flags_and_the_monte_carlo_warning():
+    rng = np.random.default_rng(7)
+    n = 80
+    y = rng.integers(0, 2, n)
+    base = np.where(y == 1, 0.7, 0.3)
+    # Two posteriors of nearly the same forecast, 4 draws each with draw-to-draw noise:
+    # the Monte Carlo error swamps the tiny difference between them.
+    a = np.clip(base + rng.normal(0, 0.15, (4, 1)), 0.01, 0.99)
+    b = np.clip(base + 0.001 + rng.normal(0, 0.15, (4, 1)), 0.01, 0.99)
+    draws = {m: np.stack([1 - p, p], axis=-1) for m, p in {"a": a, "b": b}.items()}
+    with pytest.warns(bs.ComparisonWarning, match="Draw more posterior samples"):
+        table = bs.compare(draws, y, metrics="nll")
+    worse = table["model"].values[1]
+    flags = str(table.sel(model=worse)["diag"].values)
+    assert flags == "N < 100; |d_nll| < 2 d_se; nll_mcse not small"
+    assert str(table["diag"].values[0]) == ""
+    mcse = table["nll_mcse"].values
+    assert float(table.sel(model=worse)["d_nll_mcse"]) == pytest.approx(np.hypot(*mcse))
+    # The same draws twice: identical Monte Carlo errors, nothing to flag but the tie.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ComparisonWarning)
+        same = bs.compare({"a": draws["a"], "a again": draws["a"]}, y, metrics="nll")
+    assert same["diag"].values.tolist() == ["", "N < 100; |d_nll| < 2 d_se"]
+    # Point probabilities: no Monte Carlo error, no warning; a clear gap is not flagged.
+    big_y = rng.integers(0, 2, 400)
+    clear = bs.compare(
+        {"sharp": np.where(big_y == 1, 0.8, 0.2), "flat": np.full(400, 0.5)}, big_y, metrics="nll"
+    )
+    assert clear["nll_mcse"].values.tolist() == [0.0, 0.0]
+    assert clear["diag"].values.tolist() == ["", ""]
+
+
+def test_paired_interval_covers_the_true_difference_of_two_forecasters():
+    # x takes 4 values, so the expected NLL difference of two fixed forecasters is a
+    # finite sum; it is small against its SE, so which model is best changes between
+    # replications and the signed difference A - B is read through the table carefully.
+    pi = np.array([0.4, 0.3, 0.2, 0.1])
+    q = np.array([0.2, 0.4, 0.6, 0.8])  # true P(y = 1 | x)
+    p_a = np.array([0.25, 0.45, 0.55, 0.7])
+    p_b = np.array([0.2, 0.35, 0.65, 0.85])
+
+    def nll(p, yv):
+        return -(yv * np.log(p) + (1 - yv) * np.log(1 - p))
+
+    true = float(
+        np.sum(pi * (q * (nll(p_a, 1) - nll(p_b, 1)) + (1 - q) * (nll(p_a, 0) - nll(p_b, 0))))
+    )
+    rng = np.random.default_rng(2024)
+    n, reps, covered, a_best = 500, 400, 0, 0
+    for _ in range(reps):
+        x = rng.choice(4, size=n, p=pi)
+        y = (rng.random(n) < q[x]).astype(int)
+        table = bs.compare({"A": p_a[x], "B": p_b[x]}, y, metrics="nll")
+        signed = float(table.sel(model="A")["nll"] - table.sel(model="B")["nll"])
+        se = float(table["d_se"].max())  # the SE of the paired difference, either sign
+        covered += abs(signed - true) <= 1.96 * se
+        a_best += table["model"].values[0] == "A"
+    coverage = covered / reps
+    assert 0.93 <= coverage <= 0.97
+    assert 0 < a_best < reps  # both orderings occurred

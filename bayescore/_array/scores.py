@@ -8,6 +8,7 @@ float32: they are read in their own dtype and accumulated in float64.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,67 @@ def entropy(probs: Floats) -> Floats:
     return -np.einsum("...k,...k->...", probs, np.log(np.maximum(probs, tiny)))
 
 
+@dataclass(frozen=True)
+class Batches:
+    """Consecutive batches of draws within each chain, for batch-means Monte Carlo SEs.
+
+    Attributes
+    ----------
+    ids : ndarray of int64 (S,)
+        Batch of each draw (draws in chain order, as flattened); ``-1`` for the few draws
+        at the end of a chain that fill no whole batch.
+    size : int
+        Draws per batch ``b``.
+    n_batches : int
+        Number of batches ``M`` over all chains.
+    """
+
+    ids: NDArray[np.int64]
+    size: int
+    n_batches: int
+
+    def bounds(self) -> list[tuple[int, int]]:
+        """``(first, end)`` draw index of every batch, in batch order."""
+        starts = np.flatnonzero(np.r_[True, self.ids[1:] != self.ids[:-1]])
+        return [(int(i), int(i) + self.size) for i in starts if self.ids[i] >= 0]
+
+
+def batch_layout(n_chains: int, n_per_chain: int) -> Batches:
+    r"""Batches of ``b = floor(sqrt(D))`` consecutive draws inside each of the chains.
+
+    Batch means of size :math:`\sqrt{D}` give a consistent estimate of the asymptotic
+    variance of an MCMC mean (Flegal & Jones 2010); batches never straddle two chains, so
+    differences between chains show up as variance between batch means.
+
+    Examples
+    --------
+    >>> b = batch_layout(2, 5)  # b = 2: draws 0-3 of each chain in batches, draw 4 left over
+    >>> b.ids.tolist(), b.size, b.n_batches
+    ([0, 0, 1, 1, -1, 2, 2, 3, 3, -1], 2, 4)
+    """
+    size = max(1, math.isqrt(n_per_chain))
+    per_chain = n_per_chain // size
+    ids = np.full(n_chains * n_per_chain, -1, dtype=np.int64)
+    within = np.arange(per_chain * size) // size
+    for c in range(n_chains):
+        ids[c * n_per_chain : c * n_per_chain + per_chain * size] = c * per_chain + within
+    return Batches(ids, size, n_chains * per_chain)
+
+
+def add_runs(out: NDArray[np.float64], rows: Floats, ids: Ints) -> None:
+    """``out[ids[i]] += rows[i]`` where equal ids form contiguous runs (``-1``: skipped).
+
+    One ``reduceat`` over the runs: no per-draw loop and no one-hot matrix product.
+    """
+    if ids.size == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    sums = np.add.reduceat(rows, starts, axis=0, dtype=np.float64)
+    run_ids = ids[starts]
+    keep = run_ids >= 0
+    out[run_ids[keep]] += sums[keep]
+
+
 @dataclass
 class DrawSums:
     """Per-observation sums over draws, accumulated chunk by chunk.
@@ -101,6 +163,11 @@ class DrawSums:
         ``sum_s p_sn``.
     entropy : ndarray (N,) or None
         ``sum_s H(p_sn)``.
+    p_true_batches : ndarray (M, N) or None
+        ``sum_{s in batch j} p_sn(y_n)`` over the batches of :func:`batch_layout`, for the
+        batch-means Monte Carlo SE (:func:`ppd_nll_mcse`).
+    batch_size : int
+        Draws per batch (0 when no batches were asked for).
     """
 
     n_draws: int
@@ -110,13 +177,16 @@ class DrawSums:
     entropy: NDArray[np.float64] | None = None
     #: Index of the first draw of a chunk holding a row that is not a probability vector.
     first_invalid: int | None = None
+    p_true_batches: NDArray[np.float64] | None = None
+    batch_size: int = 0
 
     def __iadd__(self, other: DrawSums) -> DrawSums:
         self.n_draws += other.n_draws
         if other.first_invalid is not None:
             mine, theirs = self.first_invalid, other.first_invalid
             self.first_invalid = theirs if mine is None else min(mine, theirs)
-        for name in ("p_true", "log_p_true", "probs", "entropy"):
+        self.batch_size = max(self.batch_size, other.batch_size)
+        for name in ("p_true", "log_p_true", "probs", "entropy", "p_true_batches"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if theirs is not None:
                 setattr(self, name, theirs.copy() if mine is None else mine + theirs)
@@ -138,10 +208,16 @@ class _Accumulator:
         want: frozenset[str],
         y: Ints | None,
         kernel: FusedKernel | None,
+        batches: Batches | None = None,
     ) -> None:
         self.sums = DrawSums(n_draws=0)
         if y is not None and "p_true" in want:
             self.sums.p_true = np.zeros(n)
+        self.batch_ids = None
+        if y is not None and batches is not None and "p_true_batches" in want:
+            self.batch_ids = batches.ids
+            self.sums.p_true_batches = np.zeros((batches.n_batches, n))
+            self.sums.batch_size = batches.size
         if y is not None and "log_p_true" in want:
             self.sums.log_p_true = np.zeros(n)
         if "probs" in want:
@@ -197,6 +273,9 @@ class _Accumulator:
             out.first_invalid = start + bad
         if out.p_true is not None and p_true is not None:
             out.p_true += p_true.sum(axis=0, dtype=np.float64)
+        if out.p_true_batches is not None and p_true is not None:
+            assert self.batch_ids is not None
+            add_runs(out.p_true_batches, p_true, self.batch_ids[start : start + s])
         if out.log_p_true is not None and p_true is not None:
             with np.errstate(divide="ignore"):
                 out.log_p_true += np.log(p_true, dtype=np.float64).sum(axis=0)
@@ -265,6 +344,7 @@ def draw_sums(
     tol: float = 0.0,
     n_threads: int | None = None,
     engine: str = "auto",
+    batches: Batches | None = None,
 ) -> DrawSums:
     """Reduce draws of shape (S, N, K) over S in cache-sized chunks, on several threads.
 
@@ -273,7 +353,9 @@ def draw_sums(
     ``tol > 0`` validates the rows on the way (see ``first_invalid``). ``engine="auto"``
     checks rows and gathers the true class with the fused numba kernel on large
     C-contiguous float64 or float32 input (``"numpy"``/``"numba"`` force one; the tests
-    compare both). float32 draws are read as float32 and summed into float64.
+    compare both). float32 draws are read as float32 and summed into float64. With
+    ``batches`` (:func:`batch_layout`) and ``"p_true_batches"`` in ``want`` the true-class
+    probabilities are also summed per batch of draws, for the Monte Carlo SE.
     """
     S, N, K = draws.shape
     step = max(1, CHUNK_ELEMENTS // max(1, N * K))
@@ -291,7 +373,7 @@ def draw_sums(
     y_idx = None if y is None else np.ascontiguousarray(y, dtype=np.int64)
 
     def work(worker: int) -> DrawSums:
-        acc = _Accumulator(N, K, step, want, y_idx, kernel)
+        acc = _Accumulator(N, K, step, want, y_idx, kernel, batches)
         for start in starts[worker::n_threads]:
             acc.add(draws[start : start + step], start, tol)
         return acc.sums
@@ -307,7 +389,12 @@ def draw_sums(
 
 
 def dask_draw_sums(
-    draws: Any, y: Ints | None, want: frozenset[str], *, tol: float = 0.0
+    draws: Any,
+    y: Ints | None,
+    want: frozenset[str],
+    *,
+    tol: float = 0.0,
+    batches: Batches | None = None,
 ) -> DrawSums:
     """The same sums for a dask array (S, N, K), computed lazily in one graph."""
     import dask
@@ -323,6 +410,10 @@ def dask_draw_sums(
             lazy["p_true"] = p_true.sum(axis=0)
         if "log_p_true" in want:
             lazy["log_p_true"] = da.log(p_true).sum(axis=0)
+        if "p_true_batches" in want and batches is not None:
+            lazy["p_true_batches"] = da.stack(
+                [p_true[lo:hi].sum(axis=0) for lo, hi in batches.bounds()]
+            )
     if "probs" in want:
         lazy["probs"] = draws.sum(axis=0)
     if "entropy" in want:
@@ -338,7 +429,10 @@ def dask_draw_sums(
         computed = dask.compute(*[lazy[n] for n in names])
     values = {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, computed, strict=True)}
     first = int(values.pop("_first_invalid", S))
-    return DrawSums(n_draws=S, first_invalid=None if first >= S else first, **values)
+    size = batches.size if "p_true_batches" in values and batches is not None else 0
+    return DrawSums(
+        n_draws=S, first_invalid=None if first >= S else first, batch_size=size, **values
+    )
 
 
 def ppd_nll(sums: DrawSums) -> np.ndarray:
@@ -346,3 +440,68 @@ def ppd_nll(sums: DrawSums) -> np.ndarray:
     assert sums.p_true is not None
     with np.errstate(divide="ignore"):
         return np.asarray(-np.log(sums.p_true / sums.n_draws))
+
+
+def batch_means_mcse(batch_means: Floats, batch_size: int, n_draws: int) -> float:
+    r"""Monte Carlo SE of a mean over ``n_draws`` draws from the means of its batches.
+
+    .. math:: \mathrm{MCSE} = \sqrt{b\,\widehat{\mathrm{Var}}_j(\bar g_j) / S}
+
+    (``b`` draws per batch; ``b`` times the variance of the batch means estimates the
+    asymptotic variance of one draw). Fewer than two batches give NaN.
+
+    Examples
+    --------
+    >>> round(batch_means_mcse(np.array([1.0, 3.0]), 1, 2), 6)  # iid: sd / sqrt(S)
+    1.0
+    """
+    means = np.asarray(batch_means, dtype=np.float64)
+    if means.size < 2 or not np.all(np.isfinite(means)):
+        return float("nan")
+    return float(np.sqrt(batch_size * means.var(ddof=1) / n_draws))
+
+
+def ppd_nll_mcse(sums: DrawSums) -> float:
+    r"""Monte Carlo SE of the posterior predictive NLL (mean over observations).
+
+    With :math:`m_n = \frac1S\sum_s p_{sn}(y_n)` and
+    :math:`\mathrm{NLL} = -\frac1N\sum_n \log m_n`, linearising the log gives the
+    fluctuation of the NLL as the mean over draws of
+    :math:`g_s = -\frac1N \sum_n p_{sn}(y_n) / m_n`; its batch means come straight from
+    the per-batch sums of :math:`p_{sn}(y_n)` (:func:`batch_means_mcse`). One draw (point
+    probabilities) has no Monte Carlo error: 0.
+    """
+    if sums.n_draws == 1:
+        return 0.0
+    assert sums.p_true is not None and sums.p_true_batches is not None
+    b = sums.batch_size
+    m = sums.p_true / sums.n_draws
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = -(sums.p_true_batches / (b * m)).mean(axis=1)
+    return batch_means_mcse(means, b, sums.n_draws)
+
+
+def loglik_scores(log_lik: Floats, batches: Batches) -> tuple[Floats, Floats, float]:
+    """Posterior predictive NLL, Gibbs NLL per observation and the NLL's Monte Carlo SE.
+
+    From a pointwise log-likelihood ``(S, N)`` of the observed labels, in log space: the
+    same quantities :func:`ppd_nll` and :func:`ppd_nll_mcse` give from probabilities.
+
+    Examples
+    --------
+    >>> ll = np.log(np.array([[0.9], [0.5]]))
+    >>> nll, gibbs, _ = loglik_scores(ll, batch_layout(1, 2))
+    >>> round(float(nll[0]), 6), round(float(gibbs[0]), 6)  # -log 0.7, -(log .9 + log .5)/2
+    (0.356675, 0.399254)
+    """
+    S = log_lik.shape[0]
+    log_m = log_mean_exp(log_lik, axis=0)
+    nll = -log_m
+    gibbs = -log_lik.mean(axis=0)
+    if S == 1:
+        return nll, gibbs, 0.0
+    with np.errstate(invalid="ignore"):
+        g = -np.exp(log_lik - log_m).mean(axis=1)
+    sums = np.zeros(batches.n_batches)
+    add_runs(sums, g, batches.ids)
+    return nll, gibbs, batch_means_mcse(sums / batches.size, batches.size, S)
