@@ -140,6 +140,12 @@ def test_bambi_and_pymc_scored_and_compared_by_the_same_calls(data, bambi_fits, 
         assert float(table.sel(model=name)["nll_mcse"]) == pytest.approx(refs[name]["mcse"])
         assert float(table.sel(model=name)["brier"]) == pytest.approx(refs[name]["brier"])
     assert "N < 100" in str(table.sel(model=other)["diag"].values)
+    # The CORP decomposition of a DataTree equals that of the arrays taken out by hand.
+    for name, arr in (("bambi", bambi_p), ("pymc", pymc_p)):
+        from_tree = bs.score_decomposition(y_test, trees[name], var_name="p", score="log")
+        by_array = bs.score_decomposition(y_idx, arr, score="log")
+        for part in ("score", "miscalibration", "discrimination", "uncertainty"):
+            assert float(from_tree[part]) == pytest.approx(float(by_array[part]), rel=1e-12)
 
 
 def test_log_likelihood_group_gives_the_nll_of_the_probabilities(data, pymc_fit, bambi_fits):

@@ -42,6 +42,7 @@ from bayescore._array.corp import (
     decompose,
     pav_blocks,
 )
+from bayescore._datatree import as_probability_input
 from bayescore._inputs import prepare, prepare_draws, reduce_draws, wrap
 from bayescore._names import BIN, CLASS, OBS, SAMPLE
 from bayescore._validation import LEVEL, Interval, Options, validate_params
@@ -158,6 +159,8 @@ def score_decomposition(
     labels: Any = None,
     multiclass: str = "top-label",
     level: float = 0.95,
+    var_name: str | None = None,
+    group: str | None = None,
 ) -> xr.Dataset:
     r"""CORP decomposition of the Brier or log score: score = MCB - DSC + UNC.
 
@@ -193,6 +196,10 @@ def score_decomposition(
         score equals the top-label score; only the recalibration differs.)
     level : float in (0, 1), default 0.95
         Equal-tailed interval of the per-draw values (draws only).
+    var_name, group : str, optional
+        With an ArviZ result (``xarray.DataTree`` from PyMC or Bambi) as
+        ``probs_or_draws``: the variable of class probabilities and the group holding it
+        (default: ``predictions``, then ``posterior``), as :func:`bayescore.score`.
 
     Returns
     -------
@@ -219,6 +226,13 @@ def score_decomposition(
     >>> float(out["miscalibration"] - out["discrimination"] + out["uncertainty"])
     0.135
     """
+    probs_or_draws = as_probability_input(
+        probs_or_draws,
+        var_name=var_name,
+        group=group,
+        n_obs=len(y) if hasattr(y, "__len__") else None,
+        func="score_decomposition",
+    )
     inp = _read(y, probs_or_draws, labels, "probs_or_draws")
     kind = _kind(inp.mean.shape[1], multiclass)
     parts = _decompose(inp.mean, inp.y_idx, kind, score)
