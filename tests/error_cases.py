@@ -206,7 +206,11 @@ def run(call: str, ns: dict[str, object]) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    # Escaped so Markdown reads messages literally: "|" ends a cell, "[x]" is a link.
+    text = " ".join(text.split())
+    for char in "\\|[]*_<":
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 def write_table() -> None:
