@@ -104,7 +104,9 @@ def pareto_k_hat(log_ratios: np.ndarray) -> float:
     """
     from arviz_stats.base import array_stats
 
-    _, k = array_stats.psislw(np.asarray(log_ratios, dtype=np.float64), r_eff=1.0)
+    # arviz-stats' psislw takes log-likelihoods (LOO's convention, where the ratios are
+    # 1 / p(y_i | theta)): it smooths exp(-input). Minus the log ratios gives the weights p/q.
+    _, k = array_stats.psislw(-np.asarray(log_ratios, dtype=np.float64), r_eff=1.0)
     return float(k)
 
 
