@@ -26,6 +26,8 @@ MODEL: Final = "model"
 CHECK: Final = "check"
 #: Dim of the ELBO history of variational fits.
 ITERATION: Final = "iteration"
+#: Dim of the single paths of a multi-path Pathfinder fit.
+PATH: Final = "path"
 
 #: Dimensions that index posterior draws, in the order they appear.
 DRAW_DIMS: Final = (CHAIN, DRAW)
@@ -123,6 +125,7 @@ __all__ = [
     "MODEL",
     "OBS",
     "OBSERVED_DATA",
+    "PATH",
     "POSTERIOR",
     "SAMPLE",
     "SAMPLE_STATS",
