@@ -43,7 +43,7 @@ from bayescore._validation import check_int
 from bayescore._vi import ELBOParts
 from bayescore.models import ModelSpec, model_spec
 
-__all__ = ["elbo_split", "fit_laplace", "fit_pathfinder", "numpy_density", "psis"]
+__all__ = ["elbo_split", "fit_laplace", "fit_pathfinder", "kl_gaussian", "numpy_density", "psis"]
 
 
 def _spec_of(model: Any, method: str) -> ModelSpec:

@@ -51,6 +51,7 @@ __all__ = [
     "Iterate",
     "LBFGSPath",
     "PathResult",
+    "gaussian_at",
     "inverse_hessian_factors",
     "iterate_gaussians",
     "lbfgs_path",
