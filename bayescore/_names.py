@@ -31,6 +31,8 @@ ITERATION: Final = "iteration"
 ESTIMATE: Final = "estimate"
 PAIR: Final = "pair"
 TEST_OBS: Final = "test_obs"
+#: Dim of the single paths of a multi-path Pathfinder fit.
+PATH: Final = "path"
 
 #: Dimensions that index posterior draws, in the order they appear.
 DRAW_DIMS: Final = (CHAIN, DRAW)
@@ -132,6 +134,7 @@ __all__ = [
     "OBS",
     "OBSERVED_DATA",
     "PAIR",
+    "PATH",
     "POSTERIOR",
     "PREDICTIONS",
     "SAMPLE",

@@ -104,7 +104,9 @@ def pareto_k_hat(log_ratios: np.ndarray) -> float:
     """
     from arviz_stats.base import array_stats
 
-    _, k = array_stats.psislw(np.asarray(log_ratios, dtype=np.float64), r_eff=1.0)
+    # arviz-stats' psislw takes log-likelihoods (LOO's convention, where the ratios are
+    # 1 / p(y_i | theta)): it smooths exp(-input). Minus the log ratios gives the weights p/q.
+    _, k = array_stats.psislw(-np.asarray(log_ratios, dtype=np.float64), r_eff=1.0)
     return float(k)
 
 
@@ -514,54 +516,3 @@ def set_gaussian(approx: Any, mean: np.ndarray, cov: np.ndarray) -> None:
     n = L.shape[0]
     L[np.diag_indices(n)] = _sigma_to_rho(np.diag(L))
     params["L_tril"].set_value(L[np.tril_indices(n)].astype(dtype))
-
-
-def fit_laplace(
-    model: pm.Model,
-    *,
-    draws: int,
-    tune: int,
-    chains: int,
-    random_seed: int | None,
-    progressbar: bool,
-    n_mc: int = 1000,
-) -> xr.DataTree:
-    """The Laplace approximation ``N(mode, H^-1)`` as a fit, judged like ADVI (k-hat).
-
-    The mode and Hessian come in closed form from :mod:`bayescore._laplace` (L-BFGS on the
-    model's log posterior); draws, deterministics and the ELBO split go through a PyMC
-    full-rank approximation set to that Gaussian, so the result has ADVI's format.
-    """
-    del tune, chains, progressbar
-    pm = import_pymc()
-    check_int("draws", draws, min_value=1, func="fit")
-    spec = model_spec(model)
-    if spec is None or not supports_laplace(spec):
-        raise ValueError(
-            "method='laplace' needs a logistic or reference-coded softmax model from "
-            "bayescore.build_model; use method='fullrank_advi' for this one."
-        )
-    approx = pm.FullRank(model=model, random_seed=random_seed)
-    lap = laplace(spec)
-    set_gaussian(approx, *lap.flat(list(approx.groups[0].ordering)))
-    with model:
-        idata = approx.sample(draws, random_seed=random_seed, return_inferencedata=True)
-    parts = elbo_parts(approx, model, n_mc=n_mc, random_seed=random_seed)
-    variational = xr.Dataset(
-        {
-            "elbo": parts.elbo,
-            "expected_log_likelihood": parts.expected_log_likelihood,
-            "kl": parts.kl,
-            "mc_se": parts.mc_se,
-            "pareto_k": parts.pareto_k,
-        },
-        attrs={
-            "method": "laplace",
-            "converged": int(lap.converged),
-            "n_iterations": lap.n_iterations,
-            "kl_method": parts.kl_method,
-            "n_mc": parts.n_mc,
-        },
-    )
-    idata[VARIATIONAL] = xr.DataTree(variational)
-    return idata

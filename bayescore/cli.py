@@ -235,7 +235,9 @@ def fit(
     dataset: DatasetOpt = None,
     target: TargetOpt = None,
     kind: Annotated[str, typer.Option(help="logistic or softmax.")] = "softmax",
-    method: Annotated[str, typer.Option(help="nuts, advi or fullrank_advi.")] = "nuts",
+    method: Annotated[
+        str, typer.Option(help="nuts, advi, fullrank_advi, laplace or pathfinder.")
+    ] = "nuts",
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 2,

@@ -2,10 +2,13 @@
 
 NUTS fits are judged by current ArviZ/Stan guidance (Vehtari et al., 2021): rank-normalised
 split R-hat < 1.01, bulk and tail ESS > 100 per chain, no divergences, E-BFMI > 0.3 in every
-chain, and few transitions hitting the maximum tree depth. ADVI fits are judged by whether
-the optimiser converged and, independently, by the Pareto k-hat of the importance ratios
+chain, and few transitions hitting the maximum tree depth. Approximations (ADVI, Laplace,
+Pathfinder) are judged by the Pareto k-hat of the importance ratios
 ``log p(theta, y) - log q(theta)`` over draws from q (Yao, Vehtari, Simpson & Gelman 2018):
-above 0.7 the approximation is not a usable stand-in for the posterior.
+above 0.7 the approximation is not a usable stand-in for the posterior. ADVI must also have
+converged (its ELBO flattened), the Laplace approximation must sit at the mode (L-BFGS
+converged); Pathfinder keeps the best Gaussian along paths that may stop early, so its
+L-BFGS convergence is reported, not judged.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class Diagnosis:
     messages : list of str
         One line per failed check: what failed and what to try.
     method : str
-        ``nuts``, ``advi`` or ``fullrank_advi``.
+        ``nuts``, ``advi``, ``fullrank_advi``, ``laplace`` or ``pathfinder``.
     """
 
     ok: bool
@@ -90,9 +93,23 @@ _ADVICE = {
     "learning_rate, or use method='nuts' for exact inference",
     "elbo_relative_change": "the ELBO was still changing: run longer, lower learning_rate, or "
     "use method='nuts'",
+    "mode_converged": "L-BFGS did not reach the posterior mode, so the Laplace Gaussian is "
+    "centred in the wrong place (separable classes under a flat intercept prior have no "
+    "mode): use stronger priors, or method='nuts'",
     "pareto_k": "the approximation is far from the posterior (importance ratios p/q are "
     "heavy-tailed): use method='nuts', or method='fullrank_advi' if a mean-field fit missed "
     "correlations between parameters",
+}
+
+#: Advice that depends on the method, by (check, method); else :data:`_ADVICE`.
+_METHOD_ADVICE = {
+    ("pareto_k", "laplace"): "the posterior is too far from the Gaussian at its mode "
+    "(importance ratios p/q are heavy-tailed; skewed posteriors, Student-t priors, few "
+    "observations per parameter): use method='nuts', or method='pathfinder', whose "
+    "importance resampling corrects moderate departures",
+    ("pareto_k", "pathfinder"): "Pathfinder's Gaussians are far from the posterior "
+    "(importance ratios p/q are heavy-tailed): use method='nuts'; if its paths stopped "
+    "early (path_converged), raise max_iter, and more num_paths can find a better Gaussian",
 }
 
 
@@ -153,12 +170,23 @@ def _nuts_checks(
     return rows
 
 
-def _vi_checks(idata: Any, elbo_tol: float, k_max: float) -> list[tuple[str, float, str, float]]:
+def _vi_checks(
+    idata: Any, method: str, elbo_tol: float, k_max: float
+) -> list[tuple[str, float, str, float]]:
     vi = idata[VARIATIONAL]
-    tol = float(vi.attrs.get("tol", elbo_tol))
-    rows = [
-        ("elbo_converged", float(vi.attrs.get("converged", 0)), ">=", 1.0),
-        ("elbo_relative_change", float(vi.attrs.get("relative_change", np.nan)), "info", tol),
+    converged = float(vi.attrs.get("converged", 0))
+    if method == "laplace":
+        rows = [("mode_converged", converged, ">=", 1.0)]
+    elif method == "pathfinder":
+        # Each path keeps its best Gaussian wherever L-BFGS stopped: k-hat judges it.
+        rows = [("paths_converged_share", float(vi["path_converged"].mean()), "info", 1.0)]
+    else:
+        tol = float(vi.attrs.get("tol", elbo_tol))
+        rows = [
+            ("elbo_converged", converged, ">=", 1.0),
+            ("elbo_relative_change", float(vi.attrs.get("relative_change", np.nan)), "info", tol),
+        ]
+    rows += [
         # The independent check (Yao et al. 2018): importance ratios of p over q.
         ("pareto_k", float(vi["pareto_k"]) if "pareto_k" in vi else np.nan, "<=", k_max),
         ("elbo", float(vi["elbo"]), "info", 0.0),
@@ -224,9 +252,10 @@ def diagnose(
     idata = _idata(idata_or_estimator)
     method = idata[POSTERIOR].attrs.get(ATTR_METHOD)
     if method is None:
-        method = "advi" if has_group(idata, VARIATIONAL) else "nuts"
+        vi = has_group(idata, VARIATIONAL)
+        method = str(idata[VARIATIONAL].attrs.get("method", "advi")) if vi else "nuts"
     if has_group(idata, VARIATIONAL):
-        rows = _vi_checks(idata, elbo_tol, pareto_k_max)
+        rows = _vi_checks(idata, method, elbo_tol, pareto_k_max)
     else:
         rows = _nuts_checks(idata, rhat_max, ess_per_chain, bfmi_min, treedepth_max_share)
     names, values, rules, thresholds, passed, messages = [], [], [], [], [], []
@@ -239,7 +268,8 @@ def diagnose(
         passed.append(ok)
         if not ok:
             messages.append(
-                f"{name} = {value:.4g} fails '{rule} {threshold:.4g}': {_ADVICE[name]}."
+                f"{name} = {value:.4g} fails '{rule} {threshold:.4g}': "
+                f"{_METHOD_ADVICE.get((name, method), _ADVICE[name])}."
             )
     table = xr.Dataset(
         {

@@ -64,7 +64,7 @@ _POSITIVE = Interval(numbers.Real, 0, None, "neither")
 #: Allowed values of every estimator parameter, checked at the top of ``fit`` (as
 #: scikit-learn's ``_parameter_constraints``); ``None`` passes where it is the default.
 _CONSTRAINTS: dict[str, Interval | Options] = {
-    "method": Options(("nuts", "advi", "fullrank_advi", "laplace")),
+    "method": Options(("nuts", "advi", "fullrank_advi", "laplace", "pathfinder")),
     "draws": Interval(numbers.Integral, 1, None, "left"),
     "tune": Interval(numbers.Integral, 0, None, "left"),
     "chains": Interval(numbers.Integral, 1, None, "left"),
@@ -263,12 +263,13 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
 _PARAMS_DOC = """
     Parameters
     ----------
-    method : {"nuts", "advi", "fullrank_advi", "laplace"}, default "nuts"
-        Posterior inference: NUTS sampling, mean-field / full-rank ADVI, or the Laplace
-        approximation (mode and Hessian; seconds). Approximations are judged by the
-        Pareto k-hat in :func:`bayescore.diagnose`.
+    method : {"nuts", "advi", "fullrank_advi", "laplace", "pathfinder"}, default "nuts"
+        Posterior inference: NUTS sampling, mean-field / full-rank ADVI, the Laplace
+        approximation (mode and Hessian; seconds) or Pathfinder (Gaussians along L-BFGS
+        paths, importance-resampled; seconds). Approximations are judged by the Pareto
+        k-hat in :func:`bayescore.diagnose`.
     draws : int, default 1000
-        Posterior draws per chain (NUTS) or draws from the approximation (ADVI).
+        Posterior draws per chain (NUTS) or draws from the approximation (one chain).
     tune : int, default 1000
         NUTS tuning steps per chain.
     chains : int, default 2

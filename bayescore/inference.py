@@ -1,14 +1,15 @@
-r"""Fit a model: NUTS (PyMC, nutpie or numpyro) or ADVI (mean-field, full-rank, minibatch).
+r"""Fit a model: NUTS (PyMC, nutpie, numpyro), ADVI (incl. minibatch), Laplace, Pathfinder.
 
-``fit`` returns an :class:`xarray.DataTree` (ArviZ 1.x). ADVI fits add a ``variational`` group with
-the ELBO history and the final ELBO split into its two parts,
+``fit`` returns an :class:`xarray.DataTree` (ArviZ 1.x). Approximate fits add a
+``variational`` group with the final ELBO split into its two parts (and ADVI's ELBO history),
 
 .. math::
 
     \mathrm{ELBO} = \mathbb{E}_q[\log p(y \mid \theta)] - \mathrm{KL}(q \,\|\, p),
 
-with the KL in closed form when q and the prior are Gaussian (mean-field or full-rank q,
-Normal priors) and a Monte Carlo estimate otherwise.
+with the KL in closed form when q and the prior are Gaussian (Normal priors) and a Monte
+Carlo estimate otherwise, and the Pareto k-hat of the importance ratios p/q that
+:func:`bayescore.diagnose` judges them by.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
+from bayescore._approx import fit_laplace, fit_pathfinder
 from bayescore._names import (
     ATTR_FREE_VARS,
     ATTR_KIND,
@@ -39,7 +41,7 @@ from bayescore._names import (
 from bayescore._nuts import prepare_warm_start, sample_nutpie, sample_pymc
 from bayescore._pymc import import_pymc, quiet_pymc
 from bayescore._validation import TARGET_ACCEPT, check_choice, check_int
-from bayescore._vi import ELBOParts, elbo_parts, fit_laplace, fit_vi
+from bayescore._vi import ELBOParts, elbo_parts, fit_vi
 from bayescore.models import model_spec
 
 if TYPE_CHECKING:
@@ -181,6 +183,7 @@ METHOD_OPTIONS: dict[str, frozenset[str]] = {
         }
     ),
     "laplace": frozenset({"n_mc"}),
+    "pathfinder": frozenset({"num_paths", "max_iter", "history_size", "num_elbo_draws", "n_mc"}),
 }
 METHOD_OPTIONS["fullrank_advi"] = METHOD_OPTIONS["advi"]
 
@@ -189,6 +192,7 @@ METHODS: dict[str, Callable[..., Any]] = {
     "advi": functools.partial(fit_vi, method="advi"),
     "fullrank_advi": functools.partial(fit_vi, method="fullrank_advi"),
     "laplace": fit_laplace,
+    "pathfinder": fit_pathfinder,
 }
 
 
@@ -226,22 +230,26 @@ def fit(
     warn: bool = True,
     **kwargs: Any,
 ) -> xr.DataTree:
-    """Fit a model by NUTS or ADVI and return an :class:`xarray.DataTree` (ArviZ 1.x).
+    """Fit a model by NUTS, ADVI, Laplace or Pathfinder; return an :class:`xarray.DataTree`.
 
     Parameters
     ----------
     model : pymc.Model
         Usually from :func:`bayescore.build_model`; any PyMC model works for NUTS and
         full-data ADVI.
-    method : {"nuts", "advi", "fullrank_advi", "laplace"}, default "nuts"
+    method : {"nuts", "advi", "fullrank_advi", "laplace", "pathfinder"}, default "nuts"
         ``laplace``: the Gaussian at the posterior mode with the inverse Hessian as its
-        covariance (closed form for logistic and reference-coded softmax models).
+        covariance. ``pathfinder``: the Gaussians along L-BFGS paths with the L-BFGS inverse
+        Hessian as covariance, the one of largest ELBO per path, several paths pooled by
+        Pareto-smoothed importance resampling (Zhang et al. 2022). Both are computed in
+        numpy, without compiling the model, for logistic and reference-coded softmax models
+        from :func:`bayescore.build_model`.
     draws : int, default 1000
-        Posterior draws per chain (NUTS) or draws from q (ADVI, one chain).
+        Posterior draws per chain (NUTS) or draws from the approximation (one chain).
     tune : int, default 1000
-        NUTS tuning steps per chain (ignored by ADVI).
+        NUTS tuning steps per chain (ignored by the approximations).
     chains : int, default 2
-        NUTS chains (ignored by ADVI).
+        NUTS chains (ignored by the approximations).
     random_seed : int, optional
         The same seed gives the same draws, for NUTS and ADVI.
     progressbar : bool, default False
@@ -262,15 +270,21 @@ def fit(
         ELBO of the window-averaged q, at fixed draws), ``window`` (500 iterations),
         ``batch_size`` (minibatch size for large N), ``obj_n_mc`` (1), ``n_mc`` (1000
         draws from q for the ELBO split and the Pareto k-hat). Laplace: ``n_mc``.
+        Pathfinder: ``num_paths`` (4; 1 is single-path Pathfinder, no resampling),
+        ``max_iter`` (1000 L-BFGS iterations per path), ``history_size`` (6 pairs for the
+        inverse Hessian), ``num_elbo_draws`` (25 draws per iterate for its ELBO), ``n_mc``
+        (1000 draws per path for the pool, the ELBO split and the Pareto k-hat).
 
     Returns
     -------
     xarray.DataTree
         ``posterior``, ``sample_stats`` (NUTS), ``observed_data`` (``y`` as class indices),
-        ``constant_data`` (``X``, ``x_mean``, ``x_scale``, ``classes``); ADVI adds a
-        ``variational`` group with ``elbo_history`` and the final ``elbo``,
-        ``expected_log_likelihood`` and ``kl``. Attributes ``bayescore_kind``,
-        ``bayescore_method`` and ``sampling_time`` (seconds) are set on the groups.
+        ``constant_data`` (``X``, ``x_mean``, ``x_scale``, ``classes``); approximations add
+        a ``variational`` group with the final ``elbo``, ``expected_log_likelihood``,
+        ``kl`` and ``pareto_k`` (ADVI also ``elbo_history``; Pathfinder per path
+        ``path_elbo``, ``path_iteration``, ``path_n_iterations``, ``path_converged``).
+        Attributes ``bayescore_kind``, ``bayescore_method`` and ``sampling_time`` (seconds)
+        are set on the groups.
 
     See Also
     --------

@@ -65,7 +65,9 @@ def test_advi_convergence_checks(logistic_data):
     d = bs.diagnose(short)
     assert not d.ok and d["elbo_converged"] == 0.0
     assert any("method='nuts'" in m for m in d.messages)
-    good = bs.diagnose(bs.fit(model, "advi", draws=50, random_seed=0, warn=False))
+    # Full-rank q: mean-field q is ~30% too narrow for this posterior's correlations (up to
+    # 0.6), and its k-hat (~0.72) rightly fails.
+    good = bs.diagnose(bs.fit(model, "fullrank_advi", draws=50, random_seed=0, warn=False))
     assert good.ok
     assert good["elbo"] == pytest.approx(good["expected_log_likelihood"] - good["kl"])
 
