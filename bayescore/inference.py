@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from bayescore._approx import fit_laplace, fit_pathfinder
+from bayescore._approx import fit_advi_fixed, fit_laplace, fit_pathfinder
+from bayescore._density import supports as supports_closed_form
 from bayescore._names import (
     ATTR_FREE_VARS,
     ATTR_KIND,
@@ -180,6 +181,8 @@ METHOD_OPTIONS: dict[str, frozenset[str]] = {
             "obj_n_mc",
             "n_mc",
             "warm_start",
+            "stochastic",
+            "n_points",
         }
     ),
     "laplace": frozenset({"n_mc"}),
@@ -187,10 +190,70 @@ METHOD_OPTIONS: dict[str, frozenset[str]] = {
 }
 METHOD_OPTIONS["fullrank_advi"] = METHOD_OPTIONS["advi"]
 
+#: Options only stochastic-gradient ADVI understands: passing one selects that route.
+_STOCHASTIC_ONLY = frozenset(
+    {"learning_rate", "tol", "window", "batch_size", "obj_n_mc", "warm_start"}
+)
+
+
+def _fit_advi(
+    model: pm.Model,
+    *,
+    method: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seed: int | None,
+    progressbar: bool,
+    stochastic: bool | None = None,
+    n_points: int | None = None,
+    **kwargs: Any,
+) -> xr.DataTree:
+    """ADVI: fixed-draw L-BFGS in numpy where it applies, PyMC's stochastic gradients else."""
+    if stochastic is not None and not isinstance(stochastic, bool):
+        raise TypeError(f"stochastic must be True, False or None; got {stochastic!r}.")
+    spec = model_spec(model)
+    if stochastic is None:
+        # The deterministic objective needs the closed-form posterior and all the data;
+        # options of the stochastic optimiser ask for that route.
+        stochastic = (
+            spec is None
+            or not supports_closed_form(spec)
+            or bool(_STOCHASTIC_ONLY & {k for k, v in kwargs.items() if v is not None})
+        )
+    if stochastic:
+        if n_points is not None:
+            raise ValueError("n_points= sets the fixed draws of stochastic=False ADVI.")
+        return fit_vi(
+            model,
+            method=method,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            **kwargs,
+        )
+    unknown = sorted(_STOCHASTIC_ONLY & {k for k, v in kwargs.items() if v is not None})
+    if unknown:
+        raise ValueError(
+            f"{unknown} set the stochastic optimiser; drop them or pass stochastic=True."
+        )
+    options = {k: v for k, v in kwargs.items() if k in ("n_mc", "max_iter")}
+    return fit_advi_fixed(
+        model,
+        method=method,
+        draws=draws,
+        random_seed=random_seed,
+        n_points=n_points,
+        **options,
+    )
+
+
 METHODS: dict[str, Callable[..., Any]] = {
     "nuts": _fit_nuts,
-    "advi": functools.partial(fit_vi, method="advi"),
-    "fullrank_advi": functools.partial(fit_vi, method="fullrank_advi"),
+    "advi": functools.partial(_fit_advi, method="advi"),
+    "fullrank_advi": functools.partial(_fit_advi, method="fullrank_advi"),
     "laplace": fit_laplace,
     "pathfinder": fit_pathfinder,
 }
