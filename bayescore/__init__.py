@@ -77,6 +77,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "ParetoKWarning",
     ),
     "crosscheck": ("nll_crosscheck", "NLLCrosscheck"),
+    "reporting": ("report",),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 

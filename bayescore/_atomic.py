@@ -4,7 +4,7 @@ A crash or ``kill -9`` during a write leaves either the old file or the new one,
 half-written one. The temporary file is named ``.<target>.<pid>.<random>.bayescore-tmp``;
 ones left by killed writes are removed by the next write to the same path (when their
 process is gone, or after ten minutes). Used by model files (:mod:`bayescore._netcdf`) and
-HTML reports (:mod:`bayescore.report`).
+HTML reports (:mod:`bayescore.reporting`).
 """
 
 from __future__ import annotations
