@@ -67,7 +67,10 @@ class _OneLineErrors(TyperGroup):
         kwargs["standalone_mode"] = False
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("default")
+                # bayescore's warnings (ConvergenceWarning, ParetoKWarning: UserWarnings)
+                # are reported, never raised, even under -W error; other categories keep
+                # the interpreter's filters (deprecations stay hidden).
+                warnings.filterwarnings("default", category=UserWarning)
                 warnings.showwarning = _show_warning
                 code = super().main(argv, *posargs, **kwargs)
         except typer.Exit as exc:
