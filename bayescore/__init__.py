@@ -78,6 +78,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "ComparisonWarning",
     ),
     "crosscheck": ("nll_crosscheck", "NLLCrosscheck"),
+    "reporting": ("report",),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 

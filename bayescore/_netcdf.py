@@ -5,24 +5,22 @@ DataTree group (posterior, sample_stats, observed_data, constant_data, variation
 ``bayescore_*`` attributes on the posterior. Reading uses only netCDF/HDF5 and JSON: a file
 from an untrusted source cannot run code (nothing is unpickled).
 
-Writes go to a temporary file beside the target, are flushed to disk (``fsync``) and renamed
-over the target, and the directory is synced, so a crash or ``kill -9`` leaves either the
-old file or the new one, never a half-written one. Temporary files left by killed writes
-are removed by the next write to the same path.
+Writes are atomic (:func:`bayescore._atomic.atomic_write`): a temporary file beside the
+target, flushed to disk (``fsync``) and renamed over the target, so a crash or ``kill -9``
+leaves either the old file or the new one, never a half-written one. Temporary files left by
+killed writes are removed by the next write to the same path.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from bayescore._atomic import atomic_write
 from bayescore._names import (
     ATTR_FORMAT,
     ATTR_KIND,
@@ -38,9 +36,6 @@ from bayescore._names import (
 __all__ = ["read_fit", "write_fit"]
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_TMP_SUFFIX = ".bayescore-tmp"
-#: Stale temporary files are only removed when no write could still be running on them.
-_STALE_SECONDS = 600.0
 
 
 def _package_version() -> str:
@@ -50,43 +45,6 @@ def _package_version() -> str:
         return version("bayescore")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "unknown"
-
-
-def _remove_stale_temps(target: Path) -> None:
-    """Delete temporary files of earlier, killed writes to ``target``."""
-    import time
-
-    now = time.time()
-    for tmp in target.parent.glob(f".{target.name}.*{_TMP_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            if now - tmp.stat().st_mtime > _STALE_SECONDS or not _pid_alive(tmp):
-                tmp.unlink()
-
-
-def _pid_alive(tmp: Path) -> bool:
-    """Whether the process that named ``tmp`` (``.name.<pid>.<rand>.bayescore-tmp``) runs."""
-    try:
-        pid = int(tmp.name.rsplit(".", 3)[-3])
-    except (ValueError, IndexError):
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform/filesystem can open a directory
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_fit(tree: xr.DataTree, path: str | os.PathLike[str]) -> Path:
@@ -103,33 +61,9 @@ def write_fit(tree: xr.DataTree, path: str | os.PathLike[str]) -> Path:
     >>> int(read_fit(path, validate=False)["posterior"].attrs["bayescore_format"])
     2
     """
-    target = Path(os.path.realpath(Path(path)))  # through symlinks to the real file
-    target.parent.mkdir(parents=True, exist_ok=True)
     tree = tree.copy()
     tree[POSTERIOR].attrs.update({ATTR_FORMAT: FORMAT_VERSION, ATTR_VERSION: _package_version()})
-    _remove_stale_temps(target)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        tree.to_netcdf(tmp, engine="h5netcdf", mode="w")
-        if target.exists():
-            mode = stat.S_IMODE(target.stat().st_mode)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)  # mkstemp makes 0600; keep the old file's mode or the umask's
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return target
+    return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf", mode="w"))
 
 
 def _migrate(tree: xr.DataTree, version: int, path: str) -> xr.DataTree:

@@ -201,6 +201,12 @@ CALLS = [
     "bs.nll_crosscheck(Logistic(), X, y30, X_test=X)",
     "bs.nll_crosscheck(Logistic(), X, y30, z_max=0)",
     "bs.nll_crosscheck(Logistic(), X, y30, pareto_k_max=-1)",
+    # ---------------------------------------------------------------- report
+    "bs.report({}, X, y30, 'r.html')",
+    "bs.report({'a': p}, X, y30, 'r.html')",
+    "bs.report({1: Logistic()}, X, y30, 'r.html')",
+    "bs.report(Logistic(), X, y30, 'r.html')",
+    "bs.report({'a': Logistic()}, X, y30, 'r.html', level=1.5)",
 ]
 
 

@@ -27,6 +27,8 @@ def files(tmp_path_factory):
     (root / "empty.csv").write_bytes(b"")
     (root / "binary.csv").write_bytes(b"\xff\xfe\x00\x01\x02")
     (root / "not_model.nc").write_text("just text")
+    # Probabilities whose columns are not iris's classes.
+    (root / "probs_abc.csv").write_text("a,b,c\n" + "0.2,0.3,0.5\n" * 150)
     return root, model
 
 
@@ -64,7 +66,96 @@ CASES = [
     ),
     (["diagnose", "{root}/missing.nc"], 1, "No such model file"),
     (["bogus"], 2, "No such command 'bogus'"),
-    (["score"], 2, "Missing argument"),
+    (["score"], 2, "give exactly one of MODEL or --probs"),
+    (
+        ["score", "{model}", "--probs", "{root}/probs_abc.csv", "--dataset", "iris"],
+        2,
+        "give exactly one of MODEL or --probs",
+    ),
+    (["score", "--probs", "{root}/probs_abc.csv", "--dataset", "iris"], 1, "label 'setosa'"),
+    (["score", "--probs", "{root}/bad.csv", "--dataset", "iris"], 1, "could not read"),
+    (["fit", "--out", "{root}/m.nc", "--dataset", "iris", "--sampler", "stan"], 1, "'sampler'"),
+    (
+        ["fit", "--out", "{root}/m.nc", "--dataset", "iris", "--target-accept", "1.5"],
+        1,
+        "'target_accept' parameter",
+    ),
+    (["fit", "--out", "{root}/m.nc", "--dataset", "iris", "--cores", "0"], 1, "'cores'"),
+    (
+        [
+            "calibrate",
+            "{model}",
+            "--dataset",
+            "iris",
+            "--predict",
+            "{root}/iris.csv",
+            "--out",
+            "{root}/c.csv",
+            "--method",
+            "beta",
+        ],
+        2,
+        "--method must be one of ['temperature', 'platt', 'isotonic']",
+    ),  # fmt: skip
+    (
+        [
+            "calibrate",
+            "{model}",
+            "--dataset",
+            "iris",
+            "--target",
+            "species",
+            "--predict",
+            "{root}/iris.csv",
+            "--out",
+            "{root}/c.csv",
+            "--method",
+            "platt",
+        ],
+        1,
+        "PlattScaling is binary",
+    ),  # fmt: skip
+    (
+        [
+            "calibrate",
+            "{model}",
+            "--dataset",
+            "iris",
+            "--predict",
+            "{root}/iris.csv",
+            "--out",
+            "{root}/c.csv",
+        ],
+        1,
+        "pass --target species",
+    ),  # fmt: skip
+    (["cv", "--dataset", "iris", "--cv", "1"], 2, "'--cv'"),
+    (["cv", "--dataset", "iris", "--kind", "probit"], 2, "--kind"),
+    (["cv", "--data", "{root}/iris.csv"], 2, "--target is required"),
+    (
+        ["cv", "--dataset", "iris", "--method", "laplace", "--method", "laplace"],
+        2,
+        "the same setting is given twice",
+    ),
+    (["loo", "{root}/missing.nc"], 1, "No such model file"),
+    (["loo", "{root}/not_model.nc"], 1, "not a bayescore model file"),
+    (["report", "{model}", "--dataset", "iris"], 2, "Missing option '--out'"),
+    (
+        [
+            "report",
+            "{model}",
+            "{root}/other/iris.nc",
+            "--dataset",
+            "iris",
+            "--name",
+            "a",
+            "--out",
+            "{root}/r.html",
+        ],
+        2,
+        "one distinct --name per model",
+    ),  # fmt: skip
+    (["report", "{model}", "--data", "{root}/iris.csv", "--out", "{root}/r.html"], 2, "--target"),
 ]
 
 

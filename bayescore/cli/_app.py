@@ -1,45 +1,64 @@
-"""The ``bayescore`` command: fit, predict, score, diagnose and compare from the shell.
-
-The CLI only parses arguments, calls the public API and prints; it holds no logic of its own.
-Tables come from ``xarray``/``pandas`` objects the API returns, rendered with rich.
+"""The Typer app, its error and warning handling, input loading and output (tables, JSON).
 
 Errors are one line on stderr, ``error: ...``, with exit code 2 for a wrong command line and
 1 for bad data or files; ``--debug`` (before the command) shows the full traceback instead.
-
-Examples
---------
-.. code-block:: bash
-
-    bayescore fit --dataset wine --kind softmax --out wine.nc
-    bayescore diagnose wine.nc
-    bayescore score wine.nc --dataset wine
-    bayescore compare a.nc b.nc --data test.csv --target label --name small --name big
+Warnings (a failed convergence check, unreliable PSIS-LOO) are printed on stderr as
+``warning: ...`` and do not change the exit code. Tables never truncate: one row per line
+when they fit the terminal, else one ``column: value`` block per row; ``--json`` prints the
+same numbers as JSON on stdout (NaN and infinities as ``null``).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, cast
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
-__all__ = ["app", "main", "unique_names"]
+__all__ = [
+    "DataOpt",
+    "DatasetOpt",
+    "JsonOpt",
+    "NameOpt",
+    "TargetOpt",
+    "app",
+    "check_features",
+    "console",
+    "jsonable",
+    "load_table",
+    "main",
+    "model_names",
+    "print_frame",
+    "print_json",
+    "read_csv",
+    "unique_names",
+]
 
 #: Exceptions that mean "bad data, file or setting": one line and exit code 1.
 _DATA_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)
+
+
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    print(f"warning: {category.__name__}: {message}", file=sys.stderr)
 
 
 class _OneLineErrors(TyperGroup):
     """Print every error as one ``error: ...`` line on stderr, never a traceback.
 
     Usage errors exit with 2, data errors with 1 (as grep and git do); ``--debug`` (or
-    ``BAYESCORE_DEBUG=1``) lets exceptions through with their traceback.
+    ``BAYESCORE_DEBUG=1``) lets exceptions through with their traceback. Warnings are shown
+    once each as ``warning: Category: message`` on stderr.
     """
 
     def main(self, args: Sequence[str] | None = None, *posargs: Any, **kwargs: Any) -> Any:
@@ -47,7 +66,13 @@ class _OneLineErrors(TyperGroup):
         debug = "--debug" in argv or os.environ.get("BAYESCORE_DEBUG") == "1"
         kwargs["standalone_mode"] = False
         try:
-            code = super().main(argv, *posargs, **kwargs)
+            with warnings.catch_warnings():
+                # bayescore's warnings (ConvergenceWarning, ParetoKWarning: UserWarnings)
+                # are reported, never raised, even under -W error; other categories keep
+                # the interpreter's filters (deprecations stay hidden).
+                warnings.filterwarnings("default", category=UserWarning)
+                warnings.showwarning = _show_warning
+                code = super().main(argv, *posargs, **kwargs)
         except typer.Exit as exc:
             sys.exit(exc.exit_code)
         except typer.Abort:
@@ -87,20 +112,32 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+
+
+def console() -> Console:
+    """A console sized to the terminal (or ``COLUMNS``) at the time of printing."""
+    return Console()
+
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV file with features.")]
 DatasetOpt = Annotated[
     str | None, typer.Option("--dataset", help="Bundled data set instead of --data.")
 ]
 TargetOpt = Annotated[str | None, typer.Option("--target", help="Label column of --data.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON instead of a table.")
+]
+NameOpt = Annotated[
+    list[str] | None,
+    typer.Option("--name", help="Name of each model, in order (default: file names)."),
+]
 
 
 def _version(value: bool) -> None:
     if value:
         from bayescore import __version__
 
-        console.print(f"bayescore {__version__}")
+        console().print(f"bayescore {__version__}")
         raise typer.Exit(0)
 
 
@@ -117,7 +154,8 @@ def _options(
     """Bayesian classifiers with honest probability scores."""
 
 
-def _read_csv(path: Path) -> Any:
+def read_csv(path: Path) -> Any:
+    """A CSV file as a DataFrame; unreadable files raise one clear ValueError."""
     import pandas as pd
 
     if not path.is_file():
@@ -128,7 +166,7 @@ def _read_csv(path: Path) -> Any:
         raise ValueError(f"could not read {path} as CSV: {' '.join(str(exc).split())}") from None
 
 
-def _load_table(data: Path | None, dataset: str | None, target: str | None) -> tuple[Any, Any]:
+def load_table(data: Path | None, dataset: str | None, target: str | None) -> tuple[Any, Any]:
     """Return (X, y) from a CSV (with a --target column) or a bundled data set."""
     import bayescore as bs
 
@@ -138,7 +176,7 @@ def _load_table(data: Path | None, dataset: str | None, target: str | None) -> t
         ds = bs.load_dataset(dataset)
         return ds.X, ds.y
     assert data is not None
-    frame = _read_csv(data)
+    frame = read_csv(data)
     if target is None:
         return frame, None
     if target not in frame.columns:
@@ -148,7 +186,7 @@ def _load_table(data: Path | None, dataset: str | None, target: str | None) -> t
     return frame.drop(columns=[target]), frame[target]
 
 
-def _check_features(clf: Any, X: Any, source: str) -> None:
+def check_features(clf: Any, X: Any, source: str) -> None:
     """Say which CSV columns the model never saw, and suggest --target for a label column."""
     names = getattr(clf, "feature_names_in_", None)
     columns = getattr(X, "columns", None)
@@ -189,168 +227,75 @@ def unique_names(paths: Sequence[Path]) -> list[str]:
             raise typer.BadParameter(f"the same model file is given twice: {sorted(clashes)}.")
 
 
-def _print_frame(frame: Any, title: str) -> None:
+def model_names(models: Sequence[Path], name: Sequence[str] | None) -> list[str]:
+    """One distinct name per model file: the ``--name`` values, else the file names."""
+    if not name:
+        return unique_names(models)
+    if len(name) != len(models) or len(set(name)) != len(name):
+        raise typer.BadParameter(
+            f"give one distinct --name per model: {len(models)} models, names {list(name)}."
+        )
+    return list(name)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars and arrays unwrapped, NaN and infinities as None.
+
+    Examples
+    --------
+    >>> jsonable({"a": np.float64(0.5), "b": [np.nan, np.int64(2)], "c": np.bool_(True)})
+    {'a': 0.5, 'b': [None, 2], 'c': True}
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout (strict: no NaN literals)."""
+    print(json.dumps(jsonable(value), indent=2, allow_nan=False))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{value:.4g}"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "NO"
+    return str(value)
+
+
+def print_frame(frame: Any, title: str) -> None:
     """A table that never truncates: one row per line, or one block per row when too wide."""
     frame = frame.reset_index()
-    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row] for row in frame.values]
-    table = Table(title=title)
-    for col in frame.columns:
-        table.add_column(
-            str(col),
-            justify="left" if frame[col].dtype == object else "right",
-            no_wrap=True,
-            overflow="ignore",
-        )
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    out = console()
+    table = Table(title=Text(title))
+    justify: list[Any] = ["right" if frame[c].dtype.kind in "iuf" else "left" for c in frame]
+    for col, how in zip(frame.columns, justify, strict=True):
+        table.add_column(str(col), justify=how, no_wrap=True)
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*(Text(c) for c in row))  # Text: no markup is read into the cells
     widths = [
         max([len(str(col))] + [len(row[j]) for row in cells])
         for j, col in enumerate(frame.columns)
     ]
-    if sum(widths) + 3 * len(widths) + 1 <= console.width:
-        console.print(table)
+    if sum(widths) + 3 * len(widths) + 1 <= out.width:
+        out.print(table)
         return
     # Too wide for this terminal: print each row as "column: value" lines instead.
-    console.print(title)
+    out.print(title, markup=False)
     width = max(len(str(c)) for c in frame.columns)
     for row in cells:
-        console.print()
+        out.print()
         for col, value in zip(frame.columns, row, strict=True):
-            console.print(f"  {str(col):<{width}}  {value}", soft_wrap=True)
-
-
-@app.command()
-def datasets() -> None:
-    """List the bundled data sets."""
-    import bayescore as bs
-
-    for name in bs.list_datasets():
-        console.print(name)
-
-
-@app.command()
-def fit(
-    out: Annotated[Path, typer.Option("--out", help="Where to save the model (.nc).")],
-    data: DataOpt = None,
-    dataset: DatasetOpt = None,
-    target: TargetOpt = None,
-    kind: Annotated[str, typer.Option(help="logistic or softmax.")] = "softmax",
-    method: Annotated[
-        str, typer.Option(help="nuts, advi, fullrank_advi, laplace or pathfinder.")
-    ] = "nuts",
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
-    prior_scale: float = 2.5,
-    seed: int = 0,
-) -> None:
-    """Fit a Bayesian classifier and save it as netCDF."""
-    import bayescore as bs
-
-    X, y = _load_table(data, dataset, target)
-    if y is None:
-        raise typer.BadParameter("--target is required with --data for fitting.")
-    cls = {"logistic": bs.BayesianLogisticClassifier, "softmax": bs.BayesianSoftmaxClassifier}
-    if kind not in cls:
-        raise typer.BadParameter(f"--kind must be 'logistic' or 'softmax'; got {kind!r}.")
-    clf = cls[kind](
-        method=method,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        prior_scale=prior_scale,
-        random_seed=seed,
-    )
-    clf.fit(X, y)
-    bs.save(clf, out)
-    console.print(f"saved {type(clf).__name__} ({len(clf.classes_)} classes) to {out}")
-
-
-@app.command()
-def predict(
-    model: Path,
-    out: Annotated[Path, typer.Option("--out", help="CSV of class probabilities.")],
-    data: DataOpt = None,
-    dataset: DatasetOpt = None,
-    target: TargetOpt = None,
-) -> None:
-    """Write posterior predictive class probabilities for new rows to CSV."""
-    import pandas as pd
-
-    import bayescore as bs
-
-    clf = bs.load(model)
-    X, _ = _load_table(data, dataset, target)
-    _check_features(clf, X, str(data or dataset))
-    probs = pd.DataFrame(clf.predict_proba(X), columns=[str(c) for c in clf.classes_])
-    probs.insert(0, "prediction", clf.predict(X))
-    probs.to_csv(out, index=False)
-    console.print(f"wrote {len(probs)} rows to {out}")
-
-
-@app.command()
-def score(
-    model: Path,
-    data: DataOpt = None,
-    dataset: DatasetOpt = None,
-    target: TargetOpt = None,
-) -> None:
-    """Score a saved model's posterior predictive on labelled data (NLL, Brier, ECE...)."""
-    import bayescore as bs
-
-    clf = bs.load(model)
-    X, y = _load_table(data, dataset, target)
-    if y is None:
-        raise typer.BadParameter("--target is required with --data for scoring.")
-    _check_features(clf, X, str(data or dataset))
-    result = bs.score(y, clf.predict_proba_draws(X))
-    _print_frame(
-        result.to_dataarray("score").to_pandas().rename("value").to_frame(),
-        f"Scores of {model.name} (nats; lower NLL/Brier/ECE is better)",
-    )
-
-
-@app.command()
-def diagnose(model: Path) -> None:
-    """Convergence checks (R-hat, ESS, divergences, BFMI or ELBO, Pareto k) with a verdict."""
-    import bayescore as bs
-
-    d = bs.diagnose(bs.load(model))
-    console.print(str(d))
-    console.print("[green]ok[/]" if d.ok else "[red]checks failed[/]")
-    raise typer.Exit(0 if d.ok else 1)
-
-
-@app.command()
-def compare(
-    models: Annotated[list[Path], typer.Argument(help="Saved models (.nc) to compare.")],
-    data: DataOpt = None,
-    dataset: DatasetOpt = None,
-    target: TargetOpt = None,
-    name: Annotated[
-        list[str] | None,
-        typer.Option("--name", help="Name of each model, in order (default: file names)."),
-    ] = None,
-) -> None:
-    """Compare saved models by held-out NLL with paired standard errors."""
-    import bayescore as bs
-
-    X, y = _load_table(data, dataset, target)
-    if y is None:
-        raise typer.BadParameter("--target is required with --data for comparing.")
-    if name:
-        if len(name) != len(models) or len(set(name)) != len(name):
-            raise typer.BadParameter(
-                f"give one distinct --name per model: {len(models)} models, names {name}."
-            )
-        names = list(name)
-    else:
-        names = unique_names(models)
-    fitted = {n: bs.load(path) for n, path in zip(names, models, strict=True)}
-    for clf in fitted.values():
-        _check_features(clf, X, str(data or dataset))
-    table = bs.compare(fitted, y, X=X)
-    _print_frame(table.to_pandas(), "Held-out posterior predictive NLL (lower is better)")
+            line = f"  {str(col):<{width}}  {value}"
+            out.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 def main() -> None:
