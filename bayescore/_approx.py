@@ -252,7 +252,7 @@ def fit_advi_fixed(
     q starts at the Laplace approximation and L-BFGS maximises the fixed-draw ELBO; the
     final ELBO split and the Pareto k-hat use ``n_mc`` fresh draws from q, as for every
     approximation. The ``variational`` group has ADVI's format: ``elbo_history`` holds the
-    fixed-draw ELBO at each L-BFGS iteration (up to the constant ``P/2 log(2 pi e)``).
+    fixed-draw ELBO at each L-BFGS iteration, on the scale of the reported ELBO.
     """
     check_int("draws", draws, min_value=1, func="fit")
     check_int("n_mc", n_mc, min_value=2, func="fit")
@@ -276,8 +276,13 @@ def fit_advi_fixed(
     rng = np.random.default_rng(random_seed)
     theta, _ = q.draw(rng, draws)
     z, log_q = q.draw(rng, n_mc)
-    parts, _ = elbo_split(spec, numpy_density(post), [q], z, log_q)
-    history = fit.history
+    density = numpy_density(post)
+    parts, _ = elbo_split(spec, density, [q], z, log_q)
+    # The fixed-draw objective leaves out constants; restore them so that the history is
+    # on the scale of the reported ELBO: the log density's normalising constants (the same
+    # at every point) and the Gaussian entropy's P/2 log(2 pi e).
+    normalising = float(density.log_joint(fit.mean[None])[0] - post.value_and_grad(fit.mean)[0])
+    history = fit.history + normalising + 0.5 * fit.mean.size * np.log(2 * np.pi * np.e)
     last = history[-2:] if history.size >= 2 else np.array([np.nan, np.nan])
     attrs = {
         "method": method,

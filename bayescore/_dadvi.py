@@ -22,6 +22,7 @@ higher moments only. The fit is judged, as stochastic ADVI is, by the ELBO and t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -62,7 +63,8 @@ class GaussianFit:
     chol : ndarray (P, P)
         Lower Cholesky factor of q's covariance (diagonal for mean-field q).
     history : ndarray
-        The fixed-draw ELBO (up to the constant ``P/2 log(2 pi e)``) at each iteration.
+        The fixed-draw ELBO at each L-BFGS iteration, up to a constant (the log density's
+        normalising constants and ``P/2 log(2 pi e)``).
     converged : bool
         Whether L-BFGS met its gradient tolerance.
     n_iterations : int
@@ -141,7 +143,6 @@ def fit_gaussian(
             elbo = float(values.mean() + np.log(np.diag(L)).sum())
             gL = np.tril(grads.T @ Z / m)
             gL[diag] = gL[diag] * np.diag(L) + 1.0  # chain rule through exp, + entropy
-            history.append(elbo)
             return -elbo, -np.concatenate([grads.mean(axis=0), gL[tril]])
 
     else:
@@ -157,14 +158,17 @@ def fit_gaussian(
             values, grads = post.values_and_grads(mu + Z * sd)
             elbo = float(values.mean() + log_sd.sum())
             g_log_sd = (grads * Z).mean(axis=0) * sd + 1.0
-            history.append(elbo)
             return -elbo, -np.concatenate([grads.mean(axis=0), g_log_sd])
+
+    def record(intermediate_result: Any) -> None:
+        history.append(-float(intermediate_result.fun))  # one entry per iteration
 
     res = minimize(
         objective,
         x0,
         jac=True,
         method="L-BFGS-B",
+        callback=record,
         options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-14},
     )
     mean, chol = unpack(res.x)

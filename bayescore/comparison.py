@@ -48,6 +48,7 @@ from bayescore._names import (
     as_idata,
     has_group,
 )
+from bayescore._progress import resolve as resolve_progress
 from bayescore._validation import N_BINS, Interval, validate_params
 from bayescore.scoring import pointwise_scores, posterior_predictive_nll
 
@@ -267,7 +268,7 @@ def cross_validate(
     *,
     random_state: int | None = 0,
     n_jobs: int | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """K-fold held-out NLL per observation for every estimator, on identical folds.
 
@@ -285,8 +286,9 @@ def cross_validate(
     n_jobs : int, optional
         Fit (estimator, fold) pairs in parallel with joblib; with an active
         ``dask.distributed`` client the work goes to the cluster.
-    progress : bool, default False
-        Show a rich progress bar.
+    progress : bool or None, default None
+        Show a progress bar over the (estimator, fold) fits; None: in an interactive
+        terminal or a notebook only.
 
     Returns
     -------
@@ -330,7 +332,7 @@ def cross_validate(
         results = joblib.Parallel(return_as="generator")(
             joblib.delayed(_fold_nll)(estimators[name], X, y, *folds[k]) for name, k in tasks
         )
-        results = list(_progress(results, len(tasks), progress))
+        results = list(_progress(results, len(tasks), resolve_progress(progress)))
     pointwise = {name: np.empty(y_arr.size) for name in estimators}
     fold_of = np.empty(y_arr.size, dtype=np.int64)
     for (name, k), values in zip(tasks, results, strict=True):

@@ -245,7 +245,7 @@ def diagnose(
     >>> import numpy as np, bayescore as bs
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(100, 2)); y = (X[:, 0] + rng.normal(size=100) > 0).astype(int)
-    >>> d = bs.diagnose(bs.fit(bs.build_model(X, y), draws=300, tune=300, random_seed=0))
+    >>> d = bs.diagnose(bs.fit(bs.build_model(X, y), draws=1000, tune=500, random_seed=0))
     >>> d.ok, d["divergences"]
     (True, 0.0)
     """

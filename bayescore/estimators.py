@@ -293,7 +293,8 @@ _PARAMS_DOC = """
         Processes for NUTS chains (None: one per chain).
     batch_size : int or None, default None
         Minibatch size for ADVI on large data.
-    progressbar : bool, default False
+    progressbar : bool or None, default None
+        Show the sampler's progress; None: in an interactive terminal or a notebook only.
     fit_kwargs : dict or None, default None
         Further options for :func:`bayescore.fit` (e.g. ``{"learning_rate": 0.01}``).
 """
@@ -354,7 +355,7 @@ class BayesianLogisticClassifier(_BayesianClassifier):  # noqa: D101 (docstring 
         target_accept: float = 0.8,
         cores: int | None = None,
         batch_size: int | None = None,
-        progressbar: bool = False,
+        progressbar: bool | None = None,
         fit_kwargs: dict | None = None,
     ) -> None:
         self.method = method
@@ -410,7 +411,7 @@ class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring b
     --------
     >>> import bayescore as bs
     >>> ds = bs.load_dataset("iris")
-    >>> clf = bs.BayesianSoftmaxClassifier(method="advi", draws=100).fit(ds.X, ds.y)
+    >>> clf = bs.BayesianSoftmaxClassifier(draws=500, tune=500).fit(ds.X, ds.y)
     >>> clf.predict_proba_draws(ds.X.iloc[:3]).dims
     ('chain', 'draw', 'obs', 'class')
     """
@@ -432,7 +433,7 @@ class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring b
         target_accept: float = 0.8,
         cores: int | None = None,
         batch_size: int | None = None,
-        progressbar: bool = False,
+        progressbar: bool | None = None,
         fit_kwargs: dict | None = None,
         coding: str = "reference",
     ) -> None:

@@ -40,6 +40,7 @@ from bayescore._names import (
     has_group,
 )
 from bayescore._nuts import prepare_warm_start, sample_nutpie, sample_pymc
+from bayescore._progress import resolve as resolve_progress
 from bayescore._pymc import import_pymc, quiet_pymc
 from bayescore._validation import TARGET_ACCEPT, check_choice, check_int
 from bayescore._vi import ELBOParts, elbo_parts, fit_vi
@@ -289,7 +290,7 @@ def fit(
     tune: int = 1000,
     chains: int = 2,
     random_seed: int | None = None,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
     warn: bool = True,
     **kwargs: Any,
 ) -> xr.DataTree:
@@ -315,7 +316,9 @@ def fit(
         NUTS chains (ignored by the approximations).
     random_seed : int, optional
         The same seed gives the same draws, for NUTS and ADVI.
-    progressbar : bool, default False
+    progressbar : bool or None, default None
+        Show the sampler's (or optimiser's) progress; None shows it in an interactive
+        terminal or a notebook and stays silent otherwise (scripts, pipes, CI).
     warn : bool, default True
         Run :func:`bayescore.diagnose` and emit one
         :class:`~bayescore.diagnostics.ConvergenceWarning` summarising failed checks.
@@ -372,6 +375,7 @@ def fit(
             f"fit(method={method!r}) got unknown options {unknown}; it accepts "
             f"{sorted(METHOD_OPTIONS[method])}."
         )
+    progressbar = resolve_progress(progressbar)
     start = time.perf_counter()
     fitter = METHODS[method]
     with quiet_pymc(not progressbar):

@@ -8,6 +8,7 @@ and compared number by number; tables are checked on a narrow terminal (COLUMNS=
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -149,8 +150,9 @@ def test_compare_and_loo_json_equal_the_api(files):
     for row in out["models"]:
         for key in ("nll", "se", "d_nll", "brier", "ece", "accuracy"):
             assert row[key] == pytest.approx(float(table[key].sel(model=row["model"])), rel=1e-10)
-    with pytest.warns(bs.ParetoKWarning, match="unreliable for 10 of 300"):
+    with pytest.warns(bs.ParetoKWarning, match=r"unreliable for \d+ of 300") as caught:
         loo = bs.loo(a)
+    n_bad = int(re.search(r"unreliable for (\d+) of", str(caught[0].message)).group(1))
     result = invoke("loo", root / "a.nc", "--json")
     got = json.loads(result.stdout)
     assert got["elpd"] == pytest.approx(float(loo.elpd), rel=1e-10)
@@ -158,10 +160,10 @@ def test_compare_and_loo_json_equal_the_api(files):
     assert got["nll_se"] == pytest.approx(float(loo.se) / 300, rel=1e-10)
     counts = [got[k] for k in ("k_good", "k_bad", "k_very_bad", "k_nan")]
     assert sum(counts) == 300 == got["n_obs"]
-    assert got["k_bad"] + got["k_very_bad"] == 10
+    assert got["k_bad"] + got["k_very_bad"] == n_bad > 0
     assert got["k_max"] == pytest.approx(float(np.max(loo.pareto_k)))
     # The warning goes to stderr as one "warning:" line; stdout stays pure JSON.
-    assert result.stderr.startswith("warning: ParetoKWarning: PSIS-LOO is unreliable for 10")
+    assert result.stderr.startswith(f"warning: ParetoKWarning: PSIS-LOO is unreliable for {n_bad}")
 
 
 def test_cv_json_equals_cross_validate(files):
@@ -232,7 +234,7 @@ def test_tables_never_truncate_on_a_narrow_terminal(files):
     root, _ = files
     args = ["compare", root / "a.nc", root / "b.nc", "--data", root / "test.csv", "--target"]
     narrow = invoke(*args, "label", env={"COLUMNS": "60"}).stdout
-    wide = invoke(*args, "label", env={"COLUMNS": "200"}).stdout
+    wide = invoke(*args, "label", env={"COLUMNS": "1000"}).stdout
     table = as_json(*args, "label")["models"]
     columns = list(table[0])
     assert "…" not in narrow + wide
