@@ -101,24 +101,12 @@ def _fit_nuts(
     warm = None
     if warm_start and sampler != "numpyro" and not (_PYMC_ONLY & set(kwargs)):
         warm = prepare_warm_start(model_spec(model))
-    if warm is not None and sampler in ("auto", "nutpie"):
-        spec = model_spec(model)
-        idata = sample_nutpie(
-            spec,
-            warm,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            target_accept=target_accept,
-            **kwargs,
-        )
-        return _stamp(idata, "nutpie", "laplace")
     if warm is not None:
-        idata = sample_pymc(
-            model,
+        # sampler="auto" and "nutpie": nutpie on the numpy density; "pymc": PyMC's NUTS.
+        backend = "pymc" if sampler == "pymc" else "nutpie"
+        runner: Callable[..., xr.DataTree] = sample_pymc if backend == "pymc" else sample_nutpie
+        idata = runner(
+            model if backend == "pymc" else model_spec(model),
             warm,
             draws=draws,
             tune=tune,
@@ -129,7 +117,7 @@ def _fit_nuts(
             target_accept=target_accept,
             **kwargs,
         )
-        return _stamp(idata, "pymc", "laplace")
+        return _stamp(idata, backend, "laplace")
     backend = "pymc" if sampler == "auto" else sampler
     with model:
         idata = pm.sample(
