@@ -27,9 +27,12 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(PY) examples/demo.py
 
+# The notebooks run with 1000 NUTS draws after 300 tuning steps per chain ("draws,tune"; unset,
+# they use the library defaults, 1000 and 1000): see the first cell of each notebook.
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest
-	$(PY) -m pytest --nbmake notebooks -p no:cacheprovider -o addopts="" -o testpaths=notebooks
+	BAYESCORE_NOTEBOOK_DRAWS=1000,300 $(PY) -m pytest --nbmake notebooks -p no:cacheprovider \
+		-o addopts="" -o testpaths=notebooks
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check bayescore tests benchmarks examples docs
