@@ -61,6 +61,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "calibration_drift",
         "score_decomposition",
         "TemperatureScaling",
+        "CalibrationWarning",
         "PlattScaling",
         "IsotonicCalibration",
         "CalibratedBayesianClassifier",

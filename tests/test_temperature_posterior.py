@@ -3,6 +3,8 @@ its large-N limit, and transform's per-draw temperatures written out by hand."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -209,3 +211,19 @@ def test_grid_kernel_recovers_a_skewed_density():
 def test_bad_parameters_are_named(params, error, match):
     with pytest.raises(error, match=match):
         bs.TemperatureScaling(posterior=True).set_params(**params).fit([[2.0, 0.0]], [0])
+
+
+def test_a_temperature_at_its_search_bound_warns():
+    """A calibration set without errors drives the NLL-optimal T to 0: say so, loudly."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 40)
+    logits = np.where(np.eye(2)[y] > 0, 2.0, -2.0) + rng.normal(scale=0.3, size=(40, 2))
+    assert (logits.argmax(1) == y).all()  # every top class is right
+    with pytest.warns(bs.CalibrationWarning, match="has no finite value on this calibration set"):
+        ts = bs.TemperatureScaling().fit(logits, y)
+    assert ts.temperature_ < 0.1
+    # The posterior's prior on log T keeps it finite, with no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.CalibrationWarning)
+        post = bs.TemperatureScaling(posterior=True).fit(logits, y)
+    assert 0.05 < post.temperature_ < 2.0

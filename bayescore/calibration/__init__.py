@@ -33,6 +33,7 @@ from bayescore.calibration.metrics import (
     smooth_calibration_error,
 )
 from bayescore.calibration.recalibrate import (
+    CalibrationWarning,
     IsotonicCalibration,
     PlattScaling,
     TemperatureScaling,
@@ -40,6 +41,7 @@ from bayescore.calibration.recalibrate import (
 
 __all__ = [
     "CalibratedBayesianClassifier",
+    "CalibrationWarning",
     "IsotonicCalibration",
     "PlattScaling",
     "TemperatureScaling",

@@ -10,6 +10,7 @@ matched by value against ``labels=`` or the input's ``class`` coordinate
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -33,9 +34,15 @@ from bayescore._validation import (
     check_probs,
 )
 
-__all__ = ["IsotonicCalibration", "PlattScaling", "TemperatureScaling"]
+__all__ = ["CalibrationWarning", "IsotonicCalibration", "PlattScaling", "TemperatureScaling"]
 
 INPUTS = ("auto", "logits", "probs")
+
+
+class CalibrationWarning(UserWarning):
+    """A recalibrator's fit is doubtful, e.g. the temperature ran to its search bound."""
+
+
 #: Search range of log T for the NLL minimiser and the posterior mode (T in [1e-3, 1e3]).
 _LOG_T_BOUNDS = (float(np.log(1e-3)), float(np.log(1e3)))
 _XATOL = {"xatol": 1e-10}
@@ -247,6 +254,24 @@ class TemperatureScaling(BaseEstimator):
         else:
             res = minimize_scalar(nll, bounds=_LOG_T_BOUNDS, method="bounded", options=_XATOL)
             self.temperature_ = float(np.exp(res.x))
+            # No interior minimum: the NLL still falls (or stays flat, once it underflows)
+            # halving or doubling T, so the optimum is T -> 0 or T -> infinity.
+            at = float(nll(res.x))
+            toward_zero = float(nll(res.x - np.log(2.0))) <= at
+            if toward_zero or float(nll(res.x + np.log(2.0))) <= at:
+                warnings.warn(
+                    "The NLL-optimal temperature has no finite value on this calibration set "
+                    f"(the fit stopped at T = {self.temperature_:.3g}): "
+                    + (
+                        "every forecast's top class is right, so sharper is always better"
+                        if toward_zero
+                        else "the forecasts carry no information about the labels"
+                    )
+                    + ". The fitted T will mislead on new data; use more calibration data, "
+                    "or TemperatureScaling(posterior=True), whose prior keeps T finite.",
+                    CalibrationWarning,
+                    stacklevel=2,
+                )
         self.n_classes_ = int(z.shape[-1])
         self.classes_ = _known(labels, logits_or_probs)
         return self
