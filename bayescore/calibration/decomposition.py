@@ -120,7 +120,7 @@ def log_loss_decomposition(
 
     Examples
     --------
-    >>> out = log_loss_decomposition([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], method="temperature")
+    >>> out = log_loss_decomposition([0, 1, 0, 1], [0.1, 0.9, 0.6, 0.8], method="temperature")
     >>> round(float(out["miscalibration"] + out["refinement"] - out["nll"]), 12)
     0.0
     """
