@@ -282,7 +282,7 @@ def fit_advi_fixed(
     # on the scale of the reported ELBO: the log density's normalising constants (the same
     # at every point) and the Gaussian entropy's P/2 log(2 pi e).
     normalising = float(density.log_joint(fit.mean[None])[0] - post.value_and_grad(fit.mean)[0])
-    history = fit.history + normalising + 0.5 * fit.mean.size * np.log(2 * np.pi * np.e)
+    history = fit.history + normalising + 0.5 * fit.mean.size * (np.log(2 * np.pi) + 1.0)
     last = history[-2:] if history.size >= 2 else np.array([np.nan, np.nan])
     attrs = {
         "method": method,
