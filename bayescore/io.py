@@ -60,7 +60,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     --------
     >>> import tempfile, os, bayescore as bs
     >>> ds = bs.load_dataset("iris")
-    >>> clf = bs.BayesianSoftmaxClassifier(method="advi", draws=50).fit(ds.X, ds.y)
+    >>> clf = bs.BayesianSoftmaxClassifier(method="fullrank_advi", draws=50).fit(ds.X, ds.y)
     >>> path = bs.save(clf, os.path.join(tempfile.mkdtemp(), "iris.nc"))
     >>> bool((bs.load(path).predict_proba(ds.X) == clf.predict_proba(ds.X)).all())
     True
