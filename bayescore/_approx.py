@@ -41,7 +41,7 @@ from bayescore._laplace import NumpyDensity, laplace
 from bayescore._names import ITERATION, PATH, POSTERIOR, VARIATIONAL
 from bayescore._pathfinder import Gaussian, PathResult, single_path
 from bayescore._validation import check_int
-from bayescore._vi import ELBOParts
+from bayescore._vi import ELBOParts, split_from_draws
 from bayescore.models import ModelSpec, model_spec
 
 __all__ = [
@@ -147,33 +147,16 @@ def elbo_split(
     log_ratios : ndarray (n,)
         :math:`\log p(\theta, y) - \log q(\theta)` at each draw.
     """
-    n = z.shape[0]
     loglik = density.log_likelihood(z)
     log_prior = density.log_prior(z)
     log_ratios = loglik + log_prior - log_q
     _, k_hat = psis(log_ratios)
-    expected_ll = float(loglik.mean())
-    ll_se = float(loglik.std(ddof=1) / np.sqrt(n))
-    if spec.flat_intercept:
-        # KL to an improper flat prior is not defined: report NaN rather than a number.
-        parts = ELBOParts(np.nan, expected_ll, np.nan, "undefined (flat prior)", ll_se, n, k_hat)
-        return parts, log_ratios
-    prior_var = _prior_variance(spec, z.shape[1])
+    prior_var = None if spec.flat_intercept else _prior_variance(spec, z.shape[1])
+    closed = None
     if prior_var is not None:
-        kl = float(np.mean([kl_gaussian(q, prior_var) for q in qs]))
-        kl_method, kl_se = "closed_form", 0.0
-    else:  # Student-t priors: E_q[log q - log p(theta)] by Monte Carlo
-        diff = log_q - log_prior
-        kl, kl_method = float(diff.mean()), "monte_carlo"
-        kl_se = float(diff.std(ddof=1) / np.sqrt(n))
-    parts = ELBOParts(
-        elbo=expected_ll - kl,
-        expected_log_likelihood=expected_ll,
-        kl=kl,
-        kl_method=kl_method,
-        mc_se=float(np.hypot(ll_se, kl_se)),
-        n_mc=n,
-        pareto_k=k_hat,
+        closed = float(np.mean([kl_gaussian(q, prior_var) for q in qs]))
+    parts = split_from_draws(
+        loglik, log_prior, log_q, k_hat, flat_prior=spec.flat_intercept, closed_form_kl=closed
     )
     return parts, log_ratios
 

@@ -34,7 +34,15 @@ from bayescore.models import ModelSpec, build_from_spec, model_spec
 if TYPE_CHECKING:
     import pymc as pm
 
-__all__ = ["ELBOConvergence", "ELBOParts", "QDensity", "elbo_parts", "fit_vi", "pareto_k_hat"]
+__all__ = [
+    "ELBOConvergence",
+    "ELBOParts",
+    "QDensity",
+    "elbo_parts",
+    "fit_vi",
+    "pareto_k_hat",
+    "split_from_draws",
+]
 
 
 class QDensity:
@@ -216,35 +224,65 @@ def elbo_parts(
     logq = np.atleast_1d(multivariate_normal(mean=mean, cov=cov, allow_singular=True).logpdf(z))
     loglik = density.log_likelihood(z)
     logprior = density.log_prior(z)
-    expected_ll = float(loglik.mean())
-    ll_se = float(loglik.std(ddof=1) / np.sqrt(n_mc))
     ratios = loglik + logprior - logq
     k_hat = pareto_k_hat(ratios) if np.isfinite(ratios).all() else np.nan
 
     spec = model_spec(model)
-    if spec is not None and spec.flat_intercept:
-        # KL to an improper flat prior is not defined: report NaN rather than a number.
-        return ELBOParts(np.nan, expected_ll, np.nan, "undefined (flat prior)", ll_se, n_mc, k_hat)
+    flat = spec is not None and spec.flat_intercept
     prior_sd = _gaussian_prior_sd(spec, group.ordering)
-    if kl == "closed_form" and prior_sd is None:
+    if kl == "closed_form" and prior_sd is None and not flat:
         raise ValueError(
             "kl='closed_form' needs Normal priors on every free variable (no Student-t, flat "
             "or zero-sum priors); use kl='monte_carlo'."
         )
+    closed = None
     if kl != "monte_carlo" and prior_sd is not None:
-        kl_value, kl_method, kl_se = _kl_gaussian(mean, cov, prior_sd), "closed_form", 0.0
+        closed = _kl_gaussian(mean, cov, prior_sd)
+    return split_from_draws(loglik, logprior, logq, k_hat, flat_prior=flat, closed_form_kl=closed)
+
+
+def split_from_draws(
+    loglik: np.ndarray,
+    log_prior: np.ndarray,
+    log_q: np.ndarray,
+    pareto_k: float,
+    *,
+    flat_prior: bool,
+    closed_form_kl: float | None,
+) -> ELBOParts:
+    """The ELBO split from the log-likelihood, log prior and log q at draws from q.
+
+    ``E_q[log p(y | theta)]`` is the draws' mean (with its Monte Carlo SE); the KL is
+    ``closed_form_kl`` when given, else ``E_q[log q - log p(theta)]`` over the same draws;
+    undefined (NaN) under a flat prior, which is improper.
+
+    Examples
+    --------
+    >>> parts = split_from_draws(np.array([-1.0, -3.0]), np.zeros(2), np.zeros(2), 0.1,
+    ...                          flat_prior=False, closed_form_kl=0.5)
+    >>> parts.elbo, parts.kl_method
+    (-2.5, 'closed_form')
+    """
+    n = loglik.size
+    expected_ll = float(loglik.mean())
+    ll_se = float(loglik.std(ddof=1) / np.sqrt(n))
+    if flat_prior:
+        # KL to an improper flat prior is not defined: report NaN rather than a number.
+        return ELBOParts(np.nan, expected_ll, np.nan, "undefined (flat prior)", ll_se, n, pareto_k)
+    if closed_form_kl is not None:
+        kl, kl_method, kl_se = float(closed_form_kl), "closed_form", 0.0
     else:
-        diff = logq - logprior
-        kl_value, kl_method = float(diff.mean()), "monte_carlo"
-        kl_se = float(diff.std(ddof=1) / np.sqrt(n_mc))
+        diff = log_q - log_prior
+        kl, kl_method = float(diff.mean()), "monte_carlo"
+        kl_se = float(diff.std(ddof=1) / np.sqrt(n))
     return ELBOParts(
-        elbo=expected_ll - kl_value,
+        elbo=expected_ll - kl,
         expected_log_likelihood=expected_ll,
-        kl=kl_value,
+        kl=kl,
         kl_method=kl_method,
         mc_se=float(np.hypot(ll_se, kl_se)),
-        n_mc=n_mc,
-        pareto_k=k_hat,
+        n_mc=n,
+        pareto_k=pareto_k,
     )
 
 
