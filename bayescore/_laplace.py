@@ -4,8 +4,8 @@ The log posterior, its gradient and Hessian come in closed form from
 :class:`bayescore._density.Posterior`; the mode is found by L-BFGS on them and the Gaussian
 :math:`N(\hat\theta, H^{-1})` is the Laplace approximation: the starting point of ADVI,
 the warm start of NUTS and ``method="laplace"``. Zero-sum coding is not covered (its free
-variables live in a transformed space): :func:`supports` says so and callers fall back to
-PyMC.
+variables live in a transformed space): :func:`bayescore._density.supports` says so and
+callers fall back to PyMC.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_expit, log_softmax
 
-from bayescore._density import Posterior, supports
+from bayescore._density import Posterior
 
-__all__ = ["Laplace", "NumpyDensity", "laplace", "supports"]
+__all__ = ["Laplace", "NumpyDensity", "laplace"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def laplace(
     Parameters
     ----------
     spec : ModelSpec
-        Of a logistic or reference-coded softmax model (see :func:`supports`).
+        Of a logistic or reference-coded softmax model (see :func:`bayescore._density.supports`).
     posterior : Posterior, optional
         The model's closed-form posterior, when the caller already built it (its design is
         then shared, not rebuilt).
@@ -126,7 +126,7 @@ class NumpyDensity:
     Parameters
     ----------
     spec : ModelSpec
-        Of a model :func:`supports` covers.
+        Of a model :func:`bayescore._density.supports` covers.
     ordering : dict
         The approximation's flat layout: name -> (name, slice, shape, dtype).
 

@@ -46,17 +46,17 @@ class WarmStart:
     ----------
     posterior : Posterior
     laplace : Laplace
-    mean : ndarray (P,)
+    mean, cov : ndarray (P,), (P, P)
+        The Laplace Gaussian in the layout of ``laplace.names``.
     chol : ndarray (P, P)
-        Lower Cholesky factor of the covariance.
+        Lower Cholesky factor of ``cov``.
     """
 
     def __init__(self, posterior: Posterior, lap: Laplace) -> None:
         self.posterior = posterior
         self.laplace = lap
-        self.mean, cov = lap.flat()
-        self.cov = cov
-        self.chol = np.linalg.cholesky(cov)
+        self.mean, self.cov = lap.flat()
+        self.chol = np.linalg.cholesky(self.cov)
 
     def draws(self, n: int, seed: Any) -> np.ndarray:
         """``n`` draws of the Laplace Gaussian, (n, P)."""
@@ -144,11 +144,9 @@ def sample_nutpie(
         maxdepth=max_treedepth,
     )
     theta = trace[POSTERIOR]["theta"].transpose(CHAIN, DRAW, ...).values
-    stats = trace[SAMPLE_STATS].to_dataset()
-    stats = stats.drop_vars([v for v in stats.data_vars if "unconstrained" in str(v)])
     tree = xr.DataTree()
     tree[POSTERIOR] = xr.DataTree(posterior_dataset(spec, theta))
-    tree[SAMPLE_STATS] = xr.DataTree(stats)
+    tree[SAMPLE_STATS] = trace[SAMPLE_STATS].copy()
     for group, ds in data_groups(spec).items():
         tree[group] = xr.DataTree(ds)
     tree[POSTERIOR].attrs.update({"inference_library": "nutpie", "tuning_steps": tune})
@@ -174,7 +172,7 @@ def sample_pymc(
 
     lap = warm.laplace
     names = list(lap.names)
-    mean, cov = lap.flat(names)
+    mean, cov = warm.mean, warm.cov  # the Laplace layout: the order of ``names``
     starts = warm.draws(chains, _seed(random_seed))
     initvals = []
     for row in starts:

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from bayescore._density import supports as supports_laplace
 from bayescore._families import family
+from bayescore._groups import data_groups
 from bayescore._laplace import NumpyDensity, laplace
-from bayescore._laplace import supports as supports_laplace
-from bayescore._names import CONSTANT_DATA, FEATURE, ITERATION, OBS, OBSERVED_DATA, VARIATIONAL
+from bayescore._names import ITERATION, VARIATIONAL
 from bayescore._pymc import import_pymc
 from bayescore._validation import check_choice, check_int, check_positive
 from bayescore.models import ModelSpec, build_from_spec, model_spec
@@ -481,7 +482,8 @@ def fit_vi(
         idata = approx.sample(draws, random_seed=random_seed, return_inferencedata=True)
     if spec is not None and batch_size is not None:
         # Minibatch graphs carry no full observed data; record the training data instead.
-        idata = _replace_data_groups(idata, spec)
+        for group, ds in data_groups(spec).items():
+            idata[group] = xr.DataTree(ds)
     parts = elbo_parts(approx, model, n_mc=n_mc, random_seed=random_seed)
     history = -np.asarray(inference.hist, dtype=np.float64)
     variational = xr.Dataset(
@@ -514,21 +516,6 @@ def fit_vi(
         },
     )
     idata[VARIATIONAL] = xr.DataTree(variational)
-    return idata
-
-
-def _replace_data_groups(idata: xr.DataTree, spec: ModelSpec) -> xr.DataTree:
-    idata[OBSERVED_DATA] = xr.DataTree(xr.Dataset({"y": ((OBS,), spec.y)}))
-    idata[CONSTANT_DATA] = xr.DataTree(
-        xr.Dataset(
-            {
-                "X": ((OBS, FEATURE), spec.X),
-                "x_mean": ((FEATURE,), spec.standardization.mean),
-                "x_scale": ((FEATURE,), spec.standardization.scale),
-            },
-            coords={OBS: np.arange(spec.X.shape[0]), FEATURE: spec.feature_names},
-        )
-    )
     return idata
 
 
