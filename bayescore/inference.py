@@ -202,14 +202,11 @@ def _fit_advi(
     if stochastic is not None and not isinstance(stochastic, bool):
         raise TypeError(f"stochastic must be True, False or None; got {stochastic!r}.")
     spec = model_spec(model)
+    stochastic_options = sorted(_STOCHASTIC_ONLY & {k for k, v in kwargs.items() if v is not None})
     if stochastic is None:
         # The deterministic objective needs the closed-form posterior and all the data;
         # options of the stochastic optimiser ask for that route.
-        stochastic = (
-            spec is None
-            or not supports_closed_form(spec)
-            or bool(_STOCHASTIC_ONLY & {k for k, v in kwargs.items() if v is not None})
-        )
+        stochastic = spec is None or not supports_closed_form(spec) or bool(stochastic_options)
     if stochastic:
         if n_points is not None:
             raise ValueError("n_points= sets the fixed draws of stochastic=False ADVI.")
@@ -223,10 +220,10 @@ def _fit_advi(
             progressbar=progressbar,
             **kwargs,
         )
-    unknown = sorted(_STOCHASTIC_ONLY & {k for k, v in kwargs.items() if v is not None})
-    if unknown:
+    if stochastic_options:
         raise ValueError(
-            f"{unknown} set the stochastic optimiser; drop them or pass stochastic=True."
+            f"{stochastic_options} set the stochastic optimiser; drop them or pass "
+            "stochastic=True."
         )
     options = {k: v for k, v in kwargs.items() if k in ("n_mc", "max_iter")}
     return fit_advi_fixed(
