@@ -22,7 +22,7 @@ to PyMC's graph.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -110,6 +110,7 @@ class Posterior:
             self._precision = precision.ravel()
         y = np.asarray(spec.y)
         self._labels = [self._label_terms(y[sl]) for sl in self._blocks]
+        self._y = [np.ascontiguousarray(y[sl], dtype=np.int64) for sl in self._blocks]
 
     def _design(self, sl: slice) -> np.ndarray:
         """``Z^T`` of the rows ``sl``: (D + 1, rows), C-contiguous."""
@@ -195,7 +196,12 @@ class Posterior:
         value, grad = self.log_likelihood_and_grad(
             theta.reshape(m, self.n_features + 1, self.n_free)
         )
-        grad = grad.reshape(m, -1)
+        return self._add_prior(theta, value, grad.reshape(m, -1))
+
+    def _add_prior(
+        self, theta: np.ndarray, value: np.ndarray, grad: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The log posterior's value and gradient at ``theta`` (M, P) from the likelihood's."""
         if self._precision is not None:  # Normal (or flat) priors: the fast path
             pg = self._precision * theta
             return value - 0.5 * (pg * theta).sum(axis=1), grad - pg
@@ -206,6 +212,67 @@ class Posterior:
         """``log p(theta | y)`` up to a constant and its gradient, flat layout."""
         values, grads = self.values_and_grads(np.asarray(theta, dtype=np.float64)[None, :])
         return float(values[0]), grads[0]
+
+    def _value_and_grad_compiled(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`value_and_grad` through compiled kernels that release the GIL.
+
+        The same numbers (to rounding) from :mod:`bayescore._kernels`, so sampler threads
+        run in parallel; the first call in a process imports numba and compiles the kernels
+        or loads them from numba's cache. For NUTS, where one chain's gradients are
+        sequential; batches of points are faster through :meth:`values_and_grads`.
+        """
+        from bayescore import _kernels
+
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        d1, k = self.n_features + 1, self.n_free
+        value, grad = 0.0, np.zeros(self.size)
+        for i, sl in enumerate(self._blocks):
+            ZT = self._kept[i] if self._kept is not None else self._design(sl)
+            if k == 1:
+                v, g = _kernels.logistic_value_grad(ZT, self._y[i], theta)
+            else:
+                v, g = _kernels.softmax_value_grad(ZT, self._y[i], theta.reshape(d1, k))
+            value += v
+            grad += g.ravel()
+        values, grads = self._add_prior(theta[None, :], np.array([value]), grad[None, :])
+        return float(values[0]), grads[0]
+
+    def whitened(
+        self, mean: np.ndarray, L: np.ndarray
+    ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        """``z -> (log p(mean + L z | y), its gradient in z)``, up to a constant, compiled.
+
+        The density NUTS samples on whitened parameters (:mod:`bayescore._nuts`). When the
+        design is kept, one call of :func:`bayescore._kernels.whitened_value_grad` per
+        gradient, with the GIL released throughout, so chains on threads run in parallel;
+        row blocks go through :meth:`_value_and_grad_compiled`. The first call in a process
+        imports numba and compiles the kernels or loads them from numba's cache.
+        """
+        from bayescore import _kernels
+
+        mean = np.ascontiguousarray(mean, dtype=np.float64)
+        L = np.ascontiguousarray(L, dtype=np.float64)
+        if self._kept is None:
+            LT = np.ascontiguousarray(L.T)
+
+            def blocked(z: np.ndarray) -> tuple[float, np.ndarray]:
+                value, grad = self._value_and_grad_compiled(mean + L @ z)
+                return value, LT @ grad
+
+            return blocked
+        spec, k = self.spec, self.n_free
+        coef = _kernels.STUDENT_T if spec.prior == "student_t" else _kernels.NORMAL
+        family = np.full(self.size, coef, dtype=np.int64)
+        family[:k] = _kernels.FLAT if spec.flat_intercept else _kernels.NORMAL
+        scale = np.full(self.size, float(spec.prior_scale))
+        scale[:k] = spec.intercept_prior_scale
+        nu = np.full(self.size, float(spec.prior_nu))
+        ZT, y, kernel = self._kept[0], self._y[0], _kernels.whitened_value_grad
+
+        def whitened(z: np.ndarray) -> tuple[float, np.ndarray]:
+            return kernel(z, mean, L, ZT, y, k, family, scale, nu)
+
+        return whitened
 
     def precision(self, theta: np.ndarray) -> np.ndarray:
         """Minus the Hessian of ``log p(theta | y)``, (P, P) in the flat layout."""

@@ -108,13 +108,13 @@ def sample_nutpie(
     from nutpie import sample
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    post, mean, L = warm.posterior, warm.mean, warm.chol
-    LT = np.ascontiguousarray(L.T)
+    mean, L = warm.mean, warm.chol
     size = mean.size
+    density = warm.posterior.whitened(mean, L)
+    density(np.zeros(size))  # compile (or load) the kernels here, not on the chains' threads
 
     def logp(z: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
-        value, grad = post.value_and_grad(mean + L @ z)
-        return value, LT @ grad
+        return density(z)
 
     def expand(z: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
         return {"theta": mean + L @ z}

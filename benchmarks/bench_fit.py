@@ -376,6 +376,12 @@ def work_fit(cfg: dict[str, Any]) -> dict[str, Any]:
         import nutpie  # noqa: F401
     if cfg["engine"] == "bambi":
         import bambi  # noqa: F401
+    # xarray looks for dask at its first object in a process (0.3-0.4 s when dask is
+    # installed, as in the dev environment): a session's one-off cost every engine pays at
+    # its first result, not a cost of fitting.
+    import xarray as xr
+
+    xr.DataArray(np.zeros(1))
     X, y = simulate(cfg["kind"], cfg["n"], cfg["d"], cfg["k"], DATA_SEEDS[cfg["kind"]])
     fitters = {"bayescore": fit_bayescore, "pymc": fit_hand_pymc, "bambi": fit_bambi}
     return fitters[cfg["engine"]](cfg, X, y)

@@ -78,6 +78,18 @@ def test_pareto_k_hat_measures_the_tail_of_p_over_q():
 # ------------------------------------------------------------------ Laplace
 
 
+def test_log_sigmoid_sums_equal_scipy_over_many_rows_and_extremes():
+    """Sums over 1,500 rows (3 products of 512) at logits up to +-800, against log_expit."""
+    from scipy.special import log_expit
+
+    from bayescore._laplace import _log_sigmoid_sums
+
+    s = np.random.default_rng(0).normal(scale=4.0, size=(1500, 3))
+    s[:5] = [[800.0, -800.0, 0.0]] * 5
+    got = _log_sigmoid_sums(s.copy())
+    np.testing.assert_allclose(got, log_expit(s).sum(axis=0), rtol=1e-12)
+
+
 def _pymc_point_layout(model, post: Posterior, z: np.ndarray) -> tuple[QDensity, np.ndarray]:
     """PyMC's compiled density and ``z`` (Posterior layout) in its flat ordering."""
     import pymc as pm

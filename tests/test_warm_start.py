@@ -69,6 +69,64 @@ def test_density_equals_pymc_graph(kind, options):
     np.testing.assert_allclose(np.diff(values), np.diff(refs), rtol=1e-10, atol=1e-8)
 
 
+def _pymc_point(model, theta: np.ndarray) -> dict[str, np.ndarray]:
+    """``theta`` (the density's flat layout) as a point of the PyMC model's free variables."""
+    point, at = {}, 0
+    for name in _free_names(model):
+        shape = model.initial_point()[name].shape
+        size = int(np.prod(shape))
+        point[name] = theta[at : at + size].reshape(shape)
+        at += size
+    return point
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+@pytest.mark.parametrize(("kind", "options"), SETTINGS)
+def test_compiled_whitened_density_equals_pymc_graph(kind, options, blocks, monkeypatch):
+    """NUTS's compiled density at theta = m + L z: PyMC's logp and L^T dlogp there."""
+    X, y = _data(kind, n=200)
+    model = bs.build_model(X, y, kind=kind, **options)
+    if blocks:  # rows in 13-row blocks built on the fly
+        monkeypatch.setattr(Posterior, "KEEP", 16)
+        monkeypatch.setattr(Posterior, "BLOCK", 13 * (X.shape[1] + 1))
+    post = Posterior(model_spec(model))
+    assert (post._kept is None) == blocks
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    rng = np.random.default_rng(5)
+    mean = rng.normal(scale=0.5, size=post.size)
+    L = np.tril(rng.normal(scale=0.2, size=(post.size, post.size))) + np.eye(post.size)
+    density = post.whitened(mean, L)
+    values, refs = [], []
+    for _ in range(4):
+        z = rng.normal(size=post.size)
+        value, grad = density(z)
+        point = _pymc_point(model, mean + L @ z)
+        np.testing.assert_allclose(grad, L.T @ dlogp(point), rtol=1e-9, atol=1e-8)
+        values.append(value)
+        refs.append(float(logp(point)))
+    np.testing.assert_allclose(np.diff(values), np.diff(refs), rtol=1e-10, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["logistic", "softmax"])
+def test_compiled_density_is_stable_at_extreme_logits(kind):
+    """Logits of +-700 (exp overflows at 710): finite, and equal to PyMC's graph."""
+    X, y = _data(kind, n=60)
+    model = bs.build_model(X, y, kind=kind)
+    post = Posterior(model_spec(model))
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    theta = np.random.default_rng(6).normal(scale=150.0, size=post.size)
+    value, grad = post.whitened(np.zeros(post.size), np.eye(post.size))(theta)
+    point = _pymc_point(model, theta)
+    assert np.isfinite(value) and np.isfinite(grad).all()
+    np.testing.assert_allclose(grad, dlogp(point), rtol=1e-9, atol=1e-8)
+    # The density leaves out the prior's normalising constant.
+    const = (
+        float(logp(_pymc_point(model, np.zeros(post.size))))
+        - post.value_and_grad(np.zeros(post.size))[0]
+    )
+    assert value + const == pytest.approx(float(logp(point)), rel=1e-11)
+
+
 @pytest.mark.parametrize(("kind", "options"), SETTINGS[1:])
 def test_precision_is_minus_hessian(kind, options):
     X, y = _data(kind, n=120)
