@@ -224,16 +224,11 @@ class Posterior:
         from bayescore import _kernels
 
         theta = np.ascontiguousarray(theta, dtype=np.float64)
-        d1, k = self.n_features + 1, self.n_free
+        kernel = _kernels.logistic_value_grad if self.n_free == 1 else _kernels.softmax_value_grad
         value, grad = 0.0, np.zeros(self.size)
         for i, sl in enumerate(self._blocks):
             ZT = self._kept[i] if self._kept is not None else self._design(sl)
-            if k == 1:
-                v, g = _kernels.logistic_value_grad(ZT, self._y[i], theta)
-            else:
-                v, g = _kernels.softmax_value_grad(ZT, self._y[i], theta.reshape(d1, k))
-            value += v
-            grad += g.ravel()
+            value += kernel(ZT, self._y[i], theta, grad)
         values, grads = self._add_prior(theta[None, :], np.array([value]), grad[None, :])
         return float(values[0]), grads[0]
 
@@ -252,7 +247,8 @@ class Posterior:
 
         mean = np.ascontiguousarray(mean, dtype=np.float64)
         L = np.ascontiguousarray(L, dtype=np.float64)
-        if self._kept is None:
+        args = self.kernel_arguments()
+        if args is None:
             LT = np.ascontiguousarray(L.T)
 
             def blocked(z: np.ndarray) -> tuple[float, np.ndarray]:
@@ -260,6 +256,30 @@ class Posterior:
                 return value, LT @ grad
 
             return blocked
+        ZT, y, family, scale, nu = args
+        k, kernel = self.n_free, _kernels.whitened_value_grad
+
+        def whitened(z: np.ndarray) -> tuple[float, np.ndarray]:
+            grad = np.empty_like(mean)
+            value = kernel(
+                np.asarray(z, dtype=np.float64), mean, L, ZT, y, k, family, scale, nu, grad
+            )
+            return value, grad
+
+        return whitened
+
+    def kernel_arguments(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(ZT, y, family, scale, nu)`` of :func:`bayescore._kernels.whitened_value_grad`.
+
+        The kept transposed design, the labels and each parameter's prior (family code,
+        scale, degrees of freedom); None when the design is processed in row blocks.
+        """
+        from bayescore import _kernels
+
+        if self._kept is None:
+            return None
         spec, k = self.spec, self.n_free
         coef = _kernels.STUDENT_T if spec.prior == "student_t" else _kernels.NORMAL
         family = np.full(self.size, coef, dtype=np.int64)
@@ -267,12 +287,7 @@ class Posterior:
         scale = np.full(self.size, float(spec.prior_scale))
         scale[:k] = spec.intercept_prior_scale
         nu = np.full(self.size, float(spec.prior_nu))
-        ZT, y, kernel = self._kept[0], self._y[0], _kernels.whitened_value_grad
-
-        def whitened(z: np.ndarray) -> tuple[float, np.ndarray]:
-            return kernel(z, mean, L, ZT, y, k, family, scale, nu)
-
-        return whitened
+        return self._kept[0], self._y[0], family, scale, nu
 
     def precision(self, theta: np.ndarray) -> np.ndarray:
         """Minus the Hessian of ``log p(theta | y)``, (P, P) in the flat layout."""

@@ -91,6 +91,67 @@ def _seed(random_seed: int | None) -> int:
     return int(np.random.SeedSequence().generate_state(1)[0])
 
 
+def _nutpie_model(warm: WarmStart) -> Any:
+    """The nutpie model of the whitened posterior ``theta = mean + L z``, draws of ``theta``.
+
+    With the design kept in memory: bayescore's C callbacks (:mod:`bayescore._kernels`) in
+    nutpie's numba-model container, so the chains' threads never enter Python. Row blocks
+    (large N): a Python callback of the same compiled density, block by block.
+    """
+    from bayescore import _kernels
+
+    post, mean, L = warm.posterior, warm.mean, warm.chol
+    size = mean.size
+    mean, L = np.ascontiguousarray(mean), np.ascontiguousarray(L)
+
+    def initial_point(seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).standard_normal(size)
+
+    args = post.kernel_arguments()
+    if args is not None:
+        from nutpie.compile_pymc import CompiledPyMCModel
+
+        ZT, y, family, scale, nu = args
+        arrays = {"ZT": ZT, "y": y, "mean": mean, "L": L, "family": family, "scale": scale}
+        arrays["nu"] = nu
+        return CompiledPyMCModel(
+            dims={},
+            compiled_logp_func=_kernels.nutpie_logp,
+            compiled_expand_func=_kernels.nutpie_expand,
+            initial_point_func=initial_point,
+            shared_data=arrays,  # nutpie keeps the model, and so these arrays, alive
+            shared_var_keys={},
+            user_data=_kernels.user_data(post.n_free, ZT, y, mean, L, family, scale, nu),
+            n_expanded=size,
+            shape_info=(["theta"], [slice(0, size)], [(size,)]),
+            logp_func=None,
+            expand_func=None,
+            _n_dim=size,
+            _shapes={"theta": (size,)},
+            _coords={},
+        )
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    density = post.whitened(mean, L)
+    density(np.zeros(size))  # compile (or load) the kernels here, not on the chains' threads
+
+    def logp(z: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
+        return density(z)
+
+    def expand(z: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
+        return {"theta": mean + L @ z}
+
+    return from_pyfunc(
+        ndim=size,
+        make_logp_fn=lambda: logp,
+        make_expand_fn=lambda *_: expand,
+        expanded_dtypes=[np.dtype(np.float64)],
+        expanded_shapes=[(size,)],
+        expanded_names=["theta"],
+        make_initial_point_fn=initial_point,
+    )
+
+
 def sample_nutpie(
     spec: Any,
     warm: WarmStart,
@@ -104,35 +165,11 @@ def sample_nutpie(
     target_accept: float,
     max_treedepth: int = 10,
 ) -> xr.DataTree:
-    """NUTS through nutpie on the whitened parameters, with the numpy density."""
+    """NUTS through nutpie on the whitened parameters, with bayescore's compiled density."""
     from nutpie import sample
-    from nutpie.compiled_pyfunc import from_pyfunc
 
-    mean, L = warm.mean, warm.chol
-    size = mean.size
-    density = warm.posterior.whitened(mean, L)
-    density(np.zeros(size))  # compile (or load) the kernels here, not on the chains' threads
-
-    def logp(z: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
-        return density(z)
-
-    def expand(z: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
-        return {"theta": mean + L @ z}
-
-    def initial_point(seed: int) -> np.ndarray:
-        return np.random.default_rng(seed).standard_normal(size)
-
-    model = from_pyfunc(
-        ndim=size,
-        make_logp_fn=lambda: logp,
-        make_expand_fn=lambda *_: expand,
-        expanded_dtypes=[np.dtype(np.float64)],
-        expanded_shapes=[(size,)],
-        expanded_names=["theta"],
-        make_initial_point_fn=initial_point,
-    )
     trace = sample(
-        model,
+        _nutpie_model(warm),
         draws=draws,
         tune=tune,
         chains=chains,

@@ -107,6 +107,47 @@ def test_compiled_whitened_density_equals_pymc_graph(kind, options, blocks, monk
     np.testing.assert_allclose(np.diff(values), np.diff(refs), rtol=1e-10, atol=1e-8)
 
 
+@pytest.mark.parametrize(("kind", "options"), SETTINGS)
+def test_nutpie_c_callbacks_equal_the_pymc_graph(kind, options):
+    """The C callbacks nutpie calls, through ctypes: PyMC's gradient, theta = m + L z, and
+    nutpie's error codes (-1 wrong size, 3/4 non-finite)."""
+    import ctypes
+
+    from bayescore import _kernels
+
+    X, y = _data(kind, n=150)
+    model = bs.build_model(X, y, kind=kind, **options)
+    post = Posterior(model_spec(model))
+    dlogp = model.compile_dlogp()
+    rng = np.random.default_rng(7)
+    p = post.size
+    mean = rng.normal(scale=0.5, size=p)
+    L = np.tril(rng.normal(scale=0.2, size=(p, p))) + np.eye(p)
+    ZT, labels, family, scale, nu = post.kernel_arguments()
+    table = _kernels.user_data(post.n_free, ZT, labels, mean, L, family, scale, nu)
+
+    def ptr(a: np.ndarray) -> ctypes._Pointer:
+        return a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+
+    z, grad, logp, out = rng.normal(size=p), np.empty(p), np.empty(1), np.empty(p)
+
+    def logp_code(dim: int) -> int:
+        return _kernels.nutpie_logp.ctypes(dim, ptr(z), ptr(grad), ptr(logp), table.ctypes.data)
+
+    assert logp_code(p) == 0
+    np.testing.assert_allclose(
+        grad, L.T @ dlogp(_pymc_point(model, mean + L @ z)), rtol=1e-9, atol=1e-8
+    )
+    assert logp[0] == pytest.approx(post.value_and_grad(mean + L @ z)[0], rel=1e-12)
+    assert _kernels.nutpie_expand.ctypes(p, p, ptr(z), ptr(out), table.ctypes.data) == 0
+    np.testing.assert_allclose(out, mean + L @ z, rtol=1e-13)
+    assert logp_code(p + 1) == -1
+    z[0] = np.nan
+    assert logp_code(p) in (3, 4)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.user_data(post.n_free, ZT, labels.astype(np.int32), mean, L, family, scale, nu)
+
+
 @pytest.mark.parametrize("kind", ["logistic", "softmax"])
 def test_compiled_density_is_stable_at_extreme_logits(kind):
     """Logits of +-700 (exp overflows at 710): finite, and equal to PyMC's graph."""
@@ -229,6 +270,16 @@ def test_auto_equals_pymc_nuts_within_mc_error(softmax_fits):
 def test_warm_start_equals_cold_start_within_mc_error(softmax_fits):
     _, _, cold, warm_pymc = softmax_fits
     _agree_within_mc_error(warm_pymc, cold, ["intercept_free", "coef_free"])
+
+
+def test_row_blocks_sample_the_same_posterior(softmax_fits, monkeypatch):
+    """Designs too large to keep go through nutpie's Python callback, block by block."""
+    model, auto, _, _ = softmax_fits
+    monkeypatch.setattr(Posterior, "KEEP", 16)
+    monkeypatch.setattr(Posterior, "BLOCK", 50 * 4)  # 50-row blocks (D + 1 = 4)
+    blocked = bs.fit(model, draws=600, tune=600, chains=2, random_seed=4, warn=False)
+    assert blocked.posterior.attrs["bayescore_sampler"] == "nutpie"
+    _agree_within_mc_error(blocked, auto, ["intercept_free", "coef_free"])
 
 
 def test_same_seed_same_draws_across_calls():
