@@ -28,10 +28,13 @@ over the same draws (Yao, Vehtari, Simpson & Gelman 2018).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from threadpoolctl import threadpool_limits
 
 from bayescore._dadvi import fit_gaussian
 from bayescore._density import Posterior, supports
@@ -53,6 +56,23 @@ __all__ = [
     "numpy_density",
     "psis",
 ]
+
+
+def _one_blas_thread[**P, R](fit: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fit`` with BLAS on one thread.
+
+    The fitters' matrix products are many and mid-sized (points x row blocks), where
+    OpenBLAS's threads cost more than they give, and numpy's and scipy's two OpenBLAS pools
+    spin against each other between L-BFGS steps. Measured on 2 cores (N = 5,000, D = 20):
+    fixed-draw ADVI 0.30 s -> 0.17 s, the log-likelihood of 1,000 draws 1.5x faster.
+    """
+
+    @functools.wraps(fit)
+    def serial(*args: P.args, **kwargs: P.kwargs) -> R:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fit(*args, **kwargs)
+
+    return serial
 
 
 def _spec_of(model: Any, method: str) -> ModelSpec:
@@ -184,6 +204,7 @@ def _tree(spec: ModelSpec, theta: np.ndarray, variational: xr.Dataset) -> xr.Dat
     return tree
 
 
+@_one_blas_thread
 def fit_laplace(
     model: Any,
     *,
@@ -220,6 +241,7 @@ def fit_laplace(
     return _tree(spec, theta, _variational(parts, attrs))
 
 
+@_one_blas_thread
 def fit_advi_fixed(
     model: Any,
     *,
@@ -286,6 +308,7 @@ def fit_advi_fixed(
     return _tree(spec, theta, variational)
 
 
+@_one_blas_thread
 def fit_pathfinder(
     model: Any,
     *,

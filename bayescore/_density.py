@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from bayescore._families import family
+
 __all__ = ["Posterior", "supports"]
 
 
@@ -94,7 +96,7 @@ class Posterior:
         self.n_obs, self.n_features = n, d
         self.n_free = spec.n_classes - 1
         logistic = spec.kind == "logistic"
-        self.names = ("intercept", "coef") if logistic else ("intercept_free", "coef_free")
+        self.names = family(spec.kind).free_names(spec)
         self.shapes: tuple[tuple[int, ...], ...] = (
             ((), (d,)) if logistic else ((self.n_free,), (d, self.n_free))
         )

@@ -73,6 +73,10 @@ class Family(ABC):
         """Extra model coordinates (beyond ``obs`` and ``feature``)."""
 
     @abstractmethod
+    def free_names(self, spec: PriorSettings) -> tuple[str, str]:
+        """Names of the free variables :meth:`define` adds: (intercepts, coefficients)."""
+
+    @abstractmethod
     def define(
         self, pm: Any, pt: Any, spec: PriorSettings, Xs: Any, y_obs: Any, obs_kwargs: Any
     ) -> tuple[Any, Any]:
@@ -123,6 +127,9 @@ class Logistic(Family):
     def coords(self, spec: PriorSettings) -> dict[str, list[Any]]:  # noqa: D102
         return {}
 
+    def free_names(self, spec: PriorSettings) -> tuple[str, str]:  # noqa: D102
+        return ("intercept", "coef")
+
     def define(  # noqa: D102
         self, pm: Any, pt: Any, spec: PriorSettings, Xs: Any, y_obs: Any, obs_kwargs: Any
     ) -> tuple[Any, Any]:
@@ -167,6 +174,11 @@ class Softmax(Family):
         if spec.coding == "reference":
             coords[FREE_CLASS] = spec.classes[1:].tolist()
         return coords
+
+    def free_names(self, spec: PriorSettings) -> tuple[str, str]:  # noqa: D102
+        if spec.coding == "zerosum":
+            return ("intercept", "coef")
+        return ("intercept_free", "coef_free")
 
     def define(  # noqa: D102
         self, pm: Any, pt: Any, spec: PriorSettings, Xs: Any, y_obs: Any, obs_kwargs: Any

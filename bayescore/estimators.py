@@ -128,7 +128,7 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         from bayescore.inference import fit as fit_model
-        from bayescore.models import build_from_spec, make_spec
+        from bayescore.models import make_spec
 
         self._check_params()
         X_arr, y_arr = _rows(self, X, y, reset=True)
@@ -147,9 +147,8 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
             feature_names=getattr(self, "feature_names_in_", None),
             **self._model_kwargs(),
         )
-        model = build_from_spec(spec)
         idata = fit_model(
-            model,
+            spec,
             method=self.method,
             draws=self.draws,
             tune=self.tune,
@@ -411,7 +410,7 @@ class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring b
     --------
     >>> import bayescore as bs
     >>> ds = bs.load_dataset("iris")
-    >>> clf = bs.BayesianSoftmaxClassifier(draws=500, tune=500).fit(ds.X, ds.y)
+    >>> clf = bs.BayesianSoftmaxClassifier(draws=500, tune=500, random_seed=1).fit(ds.X, ds.y)
     >>> clf.predict_proba_draws(ds.X.iloc[:3]).dims
     ('chain', 'draw', 'obs', 'class')
     """

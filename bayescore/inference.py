@@ -44,7 +44,7 @@ from bayescore._progress import resolve as resolve_progress
 from bayescore._pymc import import_pymc, quiet_pymc
 from bayescore._validation import TARGET_ACCEPT, check_choice, check_int
 from bayescore._vi import ELBOParts, elbo_parts, fit_vi
-from bayescore.models import model_spec
+from bayescore.models import ModelSpec, free_names, model_spec, pymc_model
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -69,7 +69,7 @@ _PYMC_ONLY = frozenset(
 
 
 def _fit_nuts(
-    model: pm.Model,
+    model: pm.Model | ModelSpec,
     *,
     draws: int,
     tune: int,
@@ -106,7 +106,7 @@ def _fit_nuts(
         backend = "pymc" if sampler == "pymc" else "nutpie"
         runner: Callable[..., xr.DataTree] = sample_pymc if backend == "pymc" else sample_nutpie
         idata = runner(
-            model if backend == "pymc" else model_spec(model),
+            pymc_model(model) if backend == "pymc" else model_spec(model),
             warm,
             draws=draws,
             tune=tune,
@@ -119,7 +119,7 @@ def _fit_nuts(
         )
         return _stamp(idata, backend, "laplace")
     backend = "pymc" if sampler == "auto" else sampler
-    with model:
+    with pymc_model(model):
         idata = pm.sample(
             draws=draws,
             tune=tune,
@@ -186,7 +186,7 @@ _STOCHASTIC_ONLY = frozenset(
 
 
 def _fit_advi(
-    model: pm.Model,
+    model: pm.Model | ModelSpec,
     *,
     method: str,
     draws: int,
@@ -211,7 +211,7 @@ def _fit_advi(
         if n_points is not None:
             raise ValueError("n_points= sets the fixed draws of stochastic=False ADVI.")
         return fit_vi(
-            model,
+            pymc_model(model),
             method=method,
             draws=draws,
             tune=tune,
@@ -246,7 +246,7 @@ METHODS: dict[str, Callable[..., Any]] = {
 
 
 def _attach_metadata(
-    idata: xr.DataTree, model: pm.Model, method: str, seconds: float
+    idata: xr.DataTree, model: pm.Model | ModelSpec, method: str, seconds: float
 ) -> xr.DataTree:
     spec = model_spec(model)
     attrs = {
@@ -254,7 +254,7 @@ def _attach_metadata(
         ATTR_SAMPLING_TIME: float(seconds),
         # Diagnostics look at these only: deterministics (e.g. the reference class's fixed
         # zeros) have no between-chain variance to judge.
-        ATTR_FREE_VARS: json.dumps([rv.name for rv in model.free_RVs]),
+        ATTR_FREE_VARS: json.dumps(free_names(model)),
     }
     if spec is not None:
         attrs[ATTR_KIND] = spec.kind
@@ -268,7 +268,7 @@ def _attach_metadata(
 
 
 def fit(
-    model: pm.Model,
+    model: pm.Model | ModelSpec,
     method: str = "nuts",
     *,
     draws: int = 1000,
@@ -283,9 +283,12 @@ def fit(
 
     Parameters
     ----------
-    model : pymc.Model
+    model : pymc.Model or ModelSpec
         Usually from :func:`bayescore.build_model`; any PyMC model works for NUTS and
-        full-data ADVI.
+        full-data ADVI. A :class:`~bayescore.models.ModelSpec` (from
+        :func:`~bayescore.models.make_spec`) is fitted the same way, its PyMC model built
+        only by the routes that run PyMC (the estimators pass one: the numpy routes then
+        never build a graph).
     method : {"nuts", "advi", "fullrank_advi", "laplace", "pathfinder"}, default "nuts"
         ``laplace``: the Gaussian at the posterior mode with the inverse Hessian as its
         covariance. ``pathfinder``: the Gaussians along L-BFGS paths with the L-BFGS inverse

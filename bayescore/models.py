@@ -29,7 +29,16 @@ from bayescore.data import Standardization, encode_classes, feature_names_of, va
 if TYPE_CHECKING:
     import pymc as pm
 
-__all__ = ["KINDS", "ModelSpec", "build_from_spec", "build_model", "make_spec", "model_spec"]
+__all__ = [
+    "KINDS",
+    "ModelSpec",
+    "build_from_spec",
+    "build_model",
+    "free_names",
+    "make_spec",
+    "model_spec",
+    "pymc_model",
+]
 
 KINDS = tuple(FAMILIES)
 PRIORS = ("normal", "student_t")
@@ -88,9 +97,26 @@ class ModelSpec:
         }
 
 
-def model_spec(model: pm.Model) -> ModelSpec | None:
-    """Return the :class:`ModelSpec` of a model made by :func:`build_model` (else None)."""
+def model_spec(model: pm.Model | ModelSpec) -> ModelSpec | None:
+    """The :class:`ModelSpec` of a model made by :func:`build_model` (else None).
+
+    A :class:`ModelSpec` is its own specification.
+    """
+    if isinstance(model, ModelSpec):
+        return model
     return getattr(model, "_bayescore_spec", None)
+
+
+def pymc_model(model: pm.Model | ModelSpec) -> pm.Model:
+    """``model`` itself, or the PyMC model of a :class:`ModelSpec` (built now)."""
+    return build_from_spec(model) if isinstance(model, ModelSpec) else model
+
+
+def free_names(model: pm.Model | ModelSpec) -> list[str]:
+    """Names of the model's free random variables."""
+    if isinstance(model, ModelSpec):
+        return list(family(model.kind).free_names(model))
+    return [rv.name for rv in model.free_RVs]
 
 
 def build_from_spec(

@@ -255,3 +255,36 @@ def test_warm_started_advi_gives_the_cold_start_posterior(logistic_model):
         sd = b.std(("chain", "draw"))
         z = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))) / sd
         assert float(z.max()) < 0.15, var
+
+
+@pytest.mark.parametrize(
+    ("method", "options", "builds"),
+    [
+        ("laplace", {}, 0),
+        ("advi", {}, 0),
+        ("nuts", {}, 0),
+        ("nuts", {"sampler": "pymc"}, 1),
+        ("advi", {"stochastic": True, "max_iter": 300}, 1),
+    ],
+)
+def test_a_spec_fits_as_its_model_and_numpy_routes_build_no_graph(
+    method, options, builds, logistic_data, monkeypatch
+):
+    """The estimators fit a ModelSpec: the same draws as its PyMC model (same seed), and a
+    PyMC graph is built only on the routes that run PyMC."""
+    from bayescore import models
+
+    X, y, _, _ = logistic_data
+    model = build_model(X[:200], y[:200])
+    kw = {"draws": 50, "tune": 50, "random_seed": 3, "warn": False, **options}
+    ref = fit(model, method, **kw)
+    calls = []
+    real = models.build_from_spec
+    monkeypatch.setattr(
+        models, "build_from_spec", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    got = fit(models.model_spec(model), method, **kw)
+    assert len(calls) == builds
+    np.testing.assert_array_equal(got.posterior["coef"].values, ref.posterior["coef"].values)
+    for attr in ("bayescore_free_vars", "bayescore_kind", "bayescore_settings"):
+        assert got.posterior.attrs[attr] == ref.posterior.attrs[attr]
