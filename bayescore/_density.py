@@ -15,9 +15,9 @@ For logistic and reference-coded softmax regression the free parameters are inte
 
 plus the prior's terms (Normal: :math:`1/\sigma^2` on the diagonal; Student-t: its own
 curvature; flat: none). One :class:`Posterior` serves the mode search of the Laplace
-approximation, the warm-started NUTS (a gradient per leapfrog step, no compilation) and
-Pathfinder. Zero-sum coding is not covered: :func:`supports` says so and callers fall back
-to PyMC's graph.
+approximation, fixed-draw ADVI, Pathfinder and the warm-started NUTS (through the compiled
+kernels of :mod:`bayescore._kernels`, given its design, labels and prior codes). Zero-sum
+coding is not covered: :func:`supports` says so and callers fall back to PyMC's graph.
 """
 
 from __future__ import annotations
@@ -258,13 +258,13 @@ class Posterior:
                 return value, LT @ grad
 
             return blocked
-        ZT, y, family, scale, nu = args
+        ZT, y, codes, scale, nu = args
         k, kernel = self.n_free, _kernels.whitened_value_grad
 
         def whitened(z: np.ndarray) -> tuple[float, np.ndarray]:
             grad = np.empty_like(mean)
             value = kernel(
-                np.asarray(z, dtype=np.float64), mean, L, ZT, y, k, family, scale, nu, grad
+                np.asarray(z, dtype=np.float64), mean, L, ZT, y, k, codes, scale, nu, grad
             )
             return value, grad
 
@@ -284,12 +284,12 @@ class Posterior:
             return None
         spec, k = self.spec, self.n_free
         coef = _kernels.STUDENT_T if spec.prior == "student_t" else _kernels.NORMAL
-        family = np.full(self.size, coef, dtype=np.int64)
-        family[:k] = _kernels.FLAT if spec.flat_intercept else _kernels.NORMAL
+        codes = np.full(self.size, coef, dtype=np.int64)
+        codes[:k] = _kernels.FLAT if spec.flat_intercept else _kernels.NORMAL
         scale = np.full(self.size, float(spec.prior_scale))
         scale[:k] = spec.intercept_prior_scale
         nu = np.full(self.size, float(spec.prior_nu))
-        return self._kept[0], self._y[0], family, scale, nu
+        return self._kept[0], self._y[0], codes, scale, nu
 
     def precision(self, theta: np.ndarray) -> np.ndarray:
         """Minus the Hessian of ``log p(theta | y)``, (P, P) in the flat layout."""

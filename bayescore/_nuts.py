@@ -9,8 +9,10 @@ tuning is spent learning what :math:`\Sigma` already says, so the sampler is giv
   :math:`\theta = \hat\theta + L z`, :math:`L L^\top = \Sigma` (a dense mass matrix
   :math:`\Sigma^{-1}`, exactly), whose posterior is close to :math:`N(0, I)`; nutpie's
   diagonal adaptation refines the remaining scale. The log density and its gradient are
-  bayescore's closed-form numpy ones (:class:`bayescore._density.Posterior`): nothing is
-  compiled, so a fit on new data (cross-validation folds, refits) costs only sampling.
+  bayescore's closed form, compiled once per machine by numba into C callbacks nutpie
+  calls from its chains' threads without Python (:mod:`bayescore._kernels`): the data are
+  arguments, not constants, so a fit on new data (cross-validation folds, refits) costs
+  only sampling, and no PyTensor graph is built or compiled.
 - ``pymc``: PyMC's NUTS on the model's own graph, with
   :class:`~pymc.step_methods.hmc.quadpotential.QuadPotentialFullAdapt` initialised at
   :math:`(\hat\theta, \Sigma)` and adapting from there.

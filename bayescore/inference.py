@@ -102,7 +102,7 @@ def _fit_nuts(
     if warm_start and sampler != "numpyro" and not (_PYMC_ONLY & set(kwargs)):
         warm = prepare_warm_start(model_spec(model))
     if warm is not None:
-        # sampler="auto" and "nutpie": nutpie on the numpy density; "pymc": PyMC's NUTS.
+        # sampler="auto" and "nutpie": nutpie on the compiled density; "pymc": PyMC's NUTS.
         backend = "pymc" if sampler == "pymc" else "nutpie"
         runner: Callable[..., xr.DataTree] = sample_pymc if backend == "pymc" else sample_nutpie
         idata = runner(

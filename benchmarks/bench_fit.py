@@ -472,7 +472,13 @@ def worker(cfg: dict[str, Any]) -> None:
 
 
 def run_worker(cfg: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``cfg`` in a fresh interpreter; its result, or the error it died with."""
+    """Run ``cfg`` in a fresh interpreter; its result, or the error it died with.
+
+    With bytecode caching on (PYTHONDONTWRITEBYTECODE unset), as in an installed package:
+    otherwise an editable checkout recompiles its modules from source in every process.
+    """
+    env = dict(os.environ if env is None else env)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, __file__, "--worker", json.dumps(cfg)],
