@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from bayescore._dadvi import fit_gaussian
 from bayescore._density import Posterior, supports
@@ -58,6 +58,12 @@ __all__ = [
 ]
 
 
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    """The process's thread pools (BLAS, OpenMP), found once: a scan of the loaded libraries."""
+    return ThreadpoolController()
+
+
 def _one_blas_thread[**P, R](fit: Callable[P, R]) -> Callable[P, R]:
     """Run ``fit`` with BLAS on one thread.
 
@@ -69,7 +75,7 @@ def _one_blas_thread[**P, R](fit: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fit)
     def serial(*args: P.args, **kwargs: P.kwargs) -> R:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _threadpools().limit(limits=1, user_api="blas"):
             return fit(*args, **kwargs)
 
     return serial

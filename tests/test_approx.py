@@ -352,3 +352,30 @@ def test_models_outside_the_closed_form_are_refused():
                 ValueError, match=f"method='{method}' needs a logistic.*fullrank_advi"
             ):
                 bs.fit(model, method, draws=10, warn=False)
+
+
+def test_numpy_fitters_run_blas_on_one_thread_and_restore_it(monkeypatch):
+    """Inside Laplace the BLAS pools have one thread (threadpoolctl's own report); after
+    it, as many as before."""
+    import threadpoolctl
+
+    import bayescore._approx as approx
+
+    def blas_threads() -> list[int]:
+        info = threadpoolctl.threadpool_info()
+        return [i["num_threads"] for i in info if i["user_api"] == "blas"]
+
+    seen: list[list[int]] = []
+    real = approx.laplace
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(approx, "laplace", spy)
+    before = blas_threads()
+    assert before  # numpy's (and scipy's) OpenBLAS
+    X, y = _problem("logistic")
+    bs.fit(bs.build_model(X, y), method="laplace", draws=50, warn=False)
+    assert seen == [[1] * len(before)]
+    assert blas_threads() == before
