@@ -110,6 +110,12 @@ _METHOD_ADVICE = {
     ("pareto_k", "pathfinder"): "Pathfinder's Gaussians are far from the posterior "
     "(importance ratios p/q are heavy-tailed): use method='nuts'; if its paths stopped "
     "early (path_converged), raise max_iter, and more num_paths can find a better Gaussian",
+    # Measured at N = 10^6, D = 20: minibatch ADVI 25 s, means 0.8 sd off (k-hat 0.77);
+    # full-data fixed-draw ADVI 10 s, 0.02 sd (k-hat 0.29); Laplace 5 s, k-hat -0.04.
+    ("pareto_k", "minibatch"): "minibatch gradients are too noisy for a posterior this "
+    "narrow (importance ratios p/q are heavy-tailed): drop batch_size (full-data ADVI on "
+    "fixed draws reads the rows in blocks, so memory stays bounded), or use "
+    "method='laplace', which gets more exact as N grows",
 }
 
 
@@ -258,6 +264,9 @@ def diagnose(
         rows = _vi_checks(idata, method, elbo_tol, pareto_k_max)
     else:
         rows = _nuts_checks(idata, rhat_max, ess_per_chain, bfmi_min, treedepth_max_share)
+    advice_for = method
+    if has_group(idata, VARIATIONAL) and int(idata[VARIATIONAL].attrs.get("batch_size", -1)) > 0:
+        advice_for = "minibatch"
     names, values, rules, thresholds, passed, messages = [], [], [], [], [], []
     for name, value, rule, threshold in rows:
         ok = True if rule == "info" or np.isnan(value) else bool(_COMPARE[rule](value, threshold))
@@ -269,7 +278,7 @@ def diagnose(
         if not ok:
             messages.append(
                 f"{name} = {value:.4g} fails '{rule} {threshold:.4g}': "
-                f"{_METHOD_ADVICE.get((name, method), _ADVICE[name])}."
+                f"{_METHOD_ADVICE.get((name, advice_for), _ADVICE[name])}."
             )
     table = xr.Dataset(
         {

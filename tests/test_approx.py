@@ -339,6 +339,20 @@ def test_diagnose_advice_is_method_specific():
     assert not any("ADVI" in m for m in d.messages)
 
 
+def test_failed_minibatch_advi_is_told_to_drop_batch_size():
+    """Minibatch ADVI stopped after 50 noisy steps from a cold start fails k-hat, and the
+    advice is the full-data route; the same failure without minibatches gets ADVI's own."""
+    X, y = _problem("logistic")
+    model = bs.build_model(X, y)
+    short = {"max_iter": 50, "warm_start": False, "random_seed": 0, "warn": False}
+    d = bs.diagnose(bs.fit(model, "advi", batch_size=10, **short))
+    assert not d.ok and d["pareto_k"] > 0.7
+    assert any("drop batch_size" in m for m in d.messages), d.messages
+    full = bs.diagnose(bs.fit(model, "advi", stochastic=True, **short))
+    assert not full.ok and full["pareto_k"] > 0.7
+    assert not any("batch_size" in m for m in full.messages), full.messages
+
+
 def test_models_outside_the_closed_form_are_refused():
     import pymc as pm
 
