@@ -60,9 +60,10 @@ Sections (``--only``, comma-separated; default all):
 - ``cv``: ``bs.cross_validate({"bayescore": est}, X, y, cv=5)`` vs one fit in the same
   process after a warm-up fit, logistic problem;
 - ``minibatch``: ``method="advi", batch_size=1000`` at N = 10^4, 10^5, 10^6 (D = 20,
-  logistic): time, and peak RSS (``ru_maxrss``) raw and less the RSS just before the fit
-  (after a small warm-up fit in the same process, so imports and JIT compiles are not
-  counted as data).
+  logistic), then the same N with full-data ``method="advi"`` (fixed draws, rows read in
+  blocks) for comparison: time, k-hat, and peak RSS (``ru_maxrss``) raw and less the RSS
+  just before the fit (after a small warm-up fit in the same process, so imports and JIT
+  compiles are not counted as data).
 
 Usage::
 
@@ -432,7 +433,9 @@ def work_minibatch(cfg: dict[str, Any]) -> dict[str, Any]:
     n = cfg["n"]
     X, y = simulate("logistic", n, cfg["d"], 2, DATA_SEEDS["logistic"])
     fit_kwargs = {} if cfg["max_iter"] is None else {"max_iter": cfg["max_iter"]}
-    params = {"method": "advi", "batch_size": cfg["batch_size"], "fit_kwargs": fit_kwargs}
+    params = {"method": "advi", "fit_kwargs": fit_kwargs}
+    if cfg["batch_size"] is not None:  # else full-data ADVI on fixed draws, in row blocks
+        params["batch_size"] = cfg["batch_size"]
     # A small fit first: imports and JIT compiles are one-time costs of a process, not data.
     small = min(n, 5000)
     estimator("logistic", {**params, "fit_kwargs": {"max_iter": 500}}).fit(X[:small], y[:small])
@@ -448,6 +451,7 @@ def work_minibatch(cfg: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": "ok",
         "n": n,
+        "batch_size": cfg["batch_size"],
         "seconds": seconds,
         "x_mb": X.nbytes / 1e6,
         "rss_before_mb": before / 1e6,
@@ -604,13 +608,16 @@ def section_cv(s: dict[str, Any]) -> dict[str, Any]:
 
 def section_minibatch(s: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for n in s["minibatch_n"]:
-        log(f"[minibatch] N = {n}")
-        cfg = {"task": "minibatch", "n": n, "d": s["d"], "batch_size": s["batch_size"]}
-        rows.append(run_worker({**cfg, "max_iter": s["minibatch_max_iter"]}))
-    for prev, cur in zip(rows, rows[1:], strict=False):
-        if prev["status"] == cur["status"] == "ok":
-            cur["time_ratio_vs_previous_n"] = cur["seconds"] / prev["seconds"]
+    for batch_size in (s["batch_size"], None):
+        route = []
+        for n in s["minibatch_n"]:
+            log(f"[minibatch] N = {n}, batch_size = {batch_size}")
+            cfg = {"task": "minibatch", "n": n, "d": s["d"], "batch_size": batch_size}
+            route.append(run_worker({**cfg, "max_iter": s["minibatch_max_iter"]}))
+        for prev, cur in zip(route, route[1:], strict=False):
+            if prev["status"] == cur["status"] == "ok":
+                cur["time_ratio_vs_previous_n"] = cur["seconds"] / prev["seconds"]
+        rows.extend(route)
     return rows
 
 
@@ -736,15 +743,18 @@ def report(results: dict[str, Any], s: dict[str, Any]) -> str:
         out.append(table(["one fit s", f"cross_validate(cv={s['cv']}) s", "ratio"], body))
     if "minibatch" in results:
         out.append(
-            f"\n## Minibatch ADVI, logistic, D = {s['d']}, batch_size = {s['batch_size']}{quick}\n"
+            f"\n## Minibatch ADVI (batch_size = {s['batch_size']}) and full-data ADVI on fixed "
+            f"draws, logistic, D = {s['d']}{quick}\n"
         )
         body = []
         for r in results["minibatch"]:
             if r["status"] != "ok":
-                body.append([r["status"]] + [""] * 7)
+                body.append([r["status"]] + [""] * 8)
                 continue
+            route = "full data" if r.get("batch_size") is None else f"batch {r['batch_size']}"
             body.append(
                 [
+                    route,
                     f"{r['n']:,}",
                     fmt(r["x_mb"], ".0f"),
                     fmt(r["seconds"], ".1f"),
@@ -755,7 +765,7 @@ def report(results: dict[str, Any], s: dict[str, Any]) -> str:
                     fmt(r["pareto_k"]),
                 ]
             )
-        head = ["N", "X MB", "wall s", "x previous N", "ru_maxrss MB", "RSS before MB"]
+        head = ["route", "N", "X MB", "wall s", "x previous N", "ru_maxrss MB", "RSS before MB"]
         out.append(table(head + ["peak - before MB", "k-hat"], body))
     return "\n".join(out)
 
