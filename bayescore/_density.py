@@ -215,60 +215,34 @@ class Posterior:
         values, grads = self.values_and_grads(np.asarray(theta, dtype=np.float64)[None, :])
         return float(values[0]), grads[0]
 
-    def _value_and_grad_compiled(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """:meth:`value_and_grad` through compiled kernels that release the GIL.
-
-        The same numbers (to rounding) from :mod:`bayescore._kernels`, so sampler threads
-        run in parallel; the first call in a process imports numba and compiles the kernels
-        or loads them from numba's cache. For NUTS, where one chain's gradients are
-        sequential; batches of points are faster through :meth:`values_and_grads`.
-        """
-        from bayescore import _kernels
-
-        theta = np.ascontiguousarray(theta, dtype=np.float64)
-        kernel = _kernels.logistic_value_grad if self.n_free == 1 else _kernels.softmax_value_grad
-        value, grad = 0.0, np.zeros(self.size)
-        for i, sl in enumerate(self._blocks):
-            ZT = self._kept[i] if self._kept is not None else self._design(sl)
-            value += kernel(ZT, self._y[i], theta, grad)
-        values, grads = self._add_prior(theta[None, :], np.array([value]), grad[None, :])
-        return float(values[0]), grads[0]
-
     def whitened(
         self, mean: np.ndarray, L: np.ndarray
     ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
         """``z -> (log p(mean + L z | y), its gradient in z)``, up to a constant, compiled.
 
-        The density NUTS samples on whitened parameters (:mod:`bayescore._nuts`). When the
-        design is kept, one call of :func:`bayescore._kernels.whitened_value_grad` per
-        gradient, with the GIL released throughout, so chains on threads run in parallel;
-        row blocks go through :meth:`_value_and_grad_compiled`. The first call in a process
-        imports numba and compiles the kernels or loads them from numba's cache.
+        NUTS's Python callback for designs processed in row blocks (:mod:`bayescore._nuts`;
+        kept designs go to nutpie as C callbacks, with :meth:`kernel_arguments`): the
+        likelihood of each block through :mod:`bayescore._kernels`, with the GIL released,
+        the prior in numpy. The first call in a process imports numba and compiles the
+        kernels or loads them from numba's cache.
         """
         from bayescore import _kernels
 
+        kernel = _kernels.logistic_value_grad if self.n_free == 1 else _kernels.softmax_value_grad
         mean = np.ascontiguousarray(mean, dtype=np.float64)
         L = np.ascontiguousarray(L, dtype=np.float64)
-        args = self.kernel_arguments()
-        if args is None:
-            LT = np.ascontiguousarray(L.T)
+        LT = np.ascontiguousarray(L.T)
 
-            def blocked(z: np.ndarray) -> tuple[float, np.ndarray]:
-                value, grad = self._value_and_grad_compiled(mean + L @ z)
-                return value, LT @ grad
+        def density(z: np.ndarray) -> tuple[float, np.ndarray]:
+            theta = mean + L @ z
+            value, grad = 0.0, np.zeros(self.size)
+            for i, sl in enumerate(self._blocks):
+                ZT = self._kept[i] if self._kept is not None else self._design(sl)
+                value += kernel(ZT, self._y[i], theta, grad)
+            values, grads = self._add_prior(theta[None, :], np.array([value]), grad[None, :])
+            return float(values[0]), LT @ grads[0]
 
-            return blocked
-        ZT, y, codes, scale, nu = args
-        k, kernel = self.n_free, _kernels.whitened_value_grad
-
-        def whitened(z: np.ndarray) -> tuple[float, np.ndarray]:
-            grad = np.empty_like(mean)
-            value = kernel(
-                np.asarray(z, dtype=np.float64), mean, L, ZT, y, k, codes, scale, nu, grad
-            )
-            return value, grad
-
-        return whitened
+        return density
 
     def kernel_arguments(
         self,

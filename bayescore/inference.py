@@ -106,7 +106,7 @@ def _fit_nuts(
         backend = "pymc" if sampler == "pymc" else "nutpie"
         runner: Callable[..., xr.DataTree] = sample_pymc if backend == "pymc" else sample_nutpie
         idata = runner(
-            pymc_model(model) if backend == "pymc" else model_spec(model),
+            pymc_model(model) if backend == "pymc" else warm.posterior.spec,
             warm,
             draws=draws,
             tune=tune,
