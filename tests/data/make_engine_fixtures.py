@@ -1,0 +1,82 @@
+"""Draws of every inference route, saved before the engine moved into ``bayescore.inference``.
+
+Written by this script on 2026-12-06 from commit eafc325 (the last tree with the engine in
+``bayescore._approx``, ``_vi``, ``_nuts``, ...), with numpy 2.x, PyMC 6, nutpie 0.16 on the
+project's 2-core machine. ``tests/inference/test_same_draws.py`` refits every route with the
+same seeds and compares the draws with these, so a refactoring of the engine that changes
+what users get (for the same ``random_seed``) fails.
+
+Run from the repository root: ``python tests/data/make_engine_fixtures.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import bayescore as bs
+
+HERE = Path(__file__).parent
+OUT = HERE / "engine_draws.npz"
+
+#: Data sets: (name, data set, number of feature columns, build_model options).
+CONFIGS = {
+    "logistic": ("breast_cancer", 5, {"kind": "logistic"}),
+    "softmax": ("iris", 4, {"kind": "softmax"}),
+    "logistic_t_flat": (
+        "breast_cancer",
+        3,
+        {"kind": "logistic", "prior": "student_t", "flat_intercept": True},
+    ),
+}
+
+#: Routes: (name, fit options); the configurations each runs on.
+ROUTES = {
+    "laplace": ({"method": "laplace"}, ("logistic", "softmax", "logistic_t_flat")),
+    "advi": ({"method": "advi"}, ("logistic", "softmax", "logistic_t_flat")),
+    "fullrank_advi": ({"method": "fullrank_advi"}, ("logistic", "softmax")),
+    "pathfinder": ({"method": "pathfinder"}, ("logistic", "softmax", "logistic_t_flat")),
+    "pathfinder_1": ({"method": "pathfinder", "num_paths": 1}, ("logistic",)),
+    "nuts": ({"method": "nuts"}, ("logistic", "softmax", "logistic_t_flat")),
+    "nuts_pymc": ({"method": "nuts", "sampler": "pymc"}, ("logistic",)),
+    "nuts_cold": ({"method": "nuts", "warm_start": False}, ("logistic",)),
+    "advi_stochastic": ({"method": "advi", "stochastic": True, "max_iter": 3000}, ("logistic",)),
+}
+
+#: Draws per fit: small, the fixtures only pin down the routes.
+DRAWS = {"draws": 40, "tune": 60, "chains": 2, "random_seed": 3}
+
+
+def model_for(config: str):
+    """The PyMC model (and its data) of one configuration."""
+    name, n_features, options = CONFIGS[config]
+    ds = bs.load_dataset(name)
+    X = ds.X.iloc[:, :n_features].to_numpy()
+    return bs.build_model(X, ds.y.to_numpy(), **options)
+
+
+def main() -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for route, (options, configs) in ROUTES.items():
+        for config in configs:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                idata = bs.fit(model_for(config), **options, **DRAWS, progressbar=False)
+            post = idata["posterior"]
+            for var in sorted(post.data_vars):
+                arrays[f"{config}/{route}/posterior/{var}"] = post[var].values
+            if "variational" in idata.children:
+                vi = idata["variational"]
+                for var in ("elbo", "expected_log_likelihood", "kl", "pareto_k"):
+                    arrays[f"{config}/{route}/variational/{var}"] = np.asarray(vi[var].values)
+            print(config, route, "ok")
+    arrays["__meta__"] = np.asarray(json.dumps({"routes": list(ROUTES), "draws": DRAWS}))
+    np.savez_compressed(OUT, **arrays)
+    print("wrote", OUT, len(arrays), "arrays")
+
+
+if __name__ == "__main__":
+    main()
