@@ -77,8 +77,9 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "loo_compare",
         "ParetoKWarning",
         "ComparisonWarning",
+        "nll_crosscheck",
+        "NLLCrosscheck",
     ),
-    "crosscheck": ("nll_crosscheck", "NLLCrosscheck"),
     "reporting": ("report",),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
@@ -96,4 +97,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # The public API only: not the helpers this module uses (importlib, Any, annotations).
+    return sorted(__all__)

@@ -1,7 +1,7 @@
 """Names used throughout bayescore, defined once: dims, result attribute keys, file format.
 
 Posterior quantities are xarray objects with ``chain, draw`` first, then ``obs``, then
-``class`` (SPEC §4). Fits are ``xarray.DataTree`` objects (ArviZ 1.x) whose groups carry
+``class``. Fits are ``xarray.DataTree`` objects (ArviZ 1.x) whose groups carry
 ``bayescore_*`` attributes; every module takes the keys from here instead of spelling them.
 This module imports only the standard library.
 """
@@ -33,6 +33,8 @@ PAIR: Final = "pair"
 TEST_OBS: Final = "test_obs"
 #: Dim of the single paths of a multi-path Pathfinder fit.
 PATH: Final = "path"
+#: Dim of the flat free parameters of an approximation's Gaussian q.
+PARAMETER: Final = "parameter"
 
 #: Dimensions that index posterior draws, in the order they appear.
 DRAW_DIMS: Final = (CHAIN, DRAW)
@@ -134,6 +136,7 @@ __all__ = [
     "OBS",
     "OBSERVED_DATA",
     "PAIR",
+    "PARAMETER",
     "PATH",
     "POSTERIOR",
     "PREDICTIONS",

@@ -22,10 +22,9 @@ from bayescore._array import scores as K
 from bayescore._inputs import prepare, resolve_labels, wrap
 from bayescore._validation import (
     EPS,
+    POSITIVE,
     Interval,
-    check_choice,
-    check_int,
-    check_positive,
+    Options,
     check_probs,
     check_sample_weight,
     validate_params,
@@ -44,6 +43,9 @@ __all__ = [
     "uniform_baseline",
     "units_of",
 ]
+
+#: Number of classes of a baseline.
+N_CLASSES = Interval(numbers.Integral, 1, None, "left")
 
 Floats = NDArray[np.floating[Any]]
 Kernel = Callable[[Floats, NDArray[np.int64]], Floats]
@@ -72,7 +74,7 @@ class Estimate(NamedTuple):
 def units_of(base: float | None) -> tuple[float, str]:
     if base is None or base == math.e:
         return 1.0, "nats"
-    check_positive("base", base)
+    POSITIVE.check("base", base)
     if base == 1:
         raise ValueError("The 'base' parameter must be > 0 and != 1. Got 1 instead.")
     return float(np.log(base)), "bits" if base == 2 else f"log base {base:g}"
@@ -81,7 +83,7 @@ def units_of(base: float | None) -> tuple[float, str]:
 def nll_eps(eps: float | str) -> float:
     """Clipping threshold of the log loss: "auto" is float64's machine epsilon."""
     if isinstance(eps, str):
-        check_choice("eps", eps, ("auto",), "log_loss")
+        Options(("auto",)).check("eps", eps, "log_loss")
         return float(np.finfo(np.float64).eps)  # validated probabilities are float64
     return float(EPS.check("eps", eps, "log_loss"))
 
@@ -190,7 +192,7 @@ def class_weighted_nll(
     assert y_idx is not None
     n_classes = arr.shape[-1]
     if isinstance(class_weight, str):
-        check_choice("class_weight", class_weight, ("balanced",), "class_weighted_nll")
+        Options(("balanced",)).check("class_weight", class_weight, "class_weighted_nll")
         counts = np.bincount(y_idx, minlength=n_classes).astype(float)
         weights = np.where(counts > 0, y_idx.size / (n_classes * np.maximum(counts, 1)), 0.0)
     elif isinstance(class_weight, dict):
@@ -254,7 +256,7 @@ def uniform_baseline(n_classes: int, *, base: float | None = None) -> float:
     >>> round(uniform_baseline(4, base=2), 6)
     2.0
     """
-    check_int("n_classes", n_classes, min_value=1, func="uniform_baseline")
+    n_classes = N_CLASSES.check("n_classes", n_classes, "uniform_baseline")
     scale, _ = units_of(base)
     return float(np.log(n_classes) / scale)
 

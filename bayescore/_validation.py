@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -19,7 +19,7 @@ import numpy as np
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-#: Tolerance for "rows sum to 1" (SPEC §3).
+#: Tolerance for "rows sum to 1".
 SUM_TOL = 1e-6
 
 
@@ -34,48 +34,11 @@ def _where(index: tuple[Any, ...] | int, kind: str = "row") -> str:
     return f"{kind} {int(index)}"
 
 
-def check_choice(name: str, value: Any, options: Iterable[str], func: str = "") -> str:
-    """Check that ``value`` is one of ``options`` and return it."""
-    options = tuple(options)
-    if not isinstance(value, str) or value not in options:
-        where = f" of {func}" if func else ""
-        raise ValueError(
-            f"The {name!r} parameter{where} must be one of {options}. Got {value!r} instead."
-        )
-    return value
-
-
-def check_int(name: str, value: Any, *, min_value: int | None = None, func: str = "") -> int:
-    """Check that ``value`` is an integer (not a bool) at least ``min_value``."""
-    where = f" of {func}" if func else ""
-    bound = f" >= {min_value}" if min_value is not None else ""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"The {name!r} parameter{where} must be an int{bound}. Got {value!r} instead."
-        )
-    if min_value is not None and value < min_value:
-        raise ValueError(
-            f"The {name!r} parameter{where} must be an int{bound}. Got {value!r} instead."
-        )
-    return int(value)
-
-
-def check_positive(name: str, value: Any, *, func: str = "", allow_zero: bool = False) -> float:
-    """Check that ``value`` is a finite real number > 0 (or >= 0)."""
-    where = f" of {func}" if func else ""
-    bound = ">= 0" if allow_zero else "> 0"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"The {name!r} parameter{where} must be a real number {bound}. Got {value!r} instead."
-        )
-    number = float(value)
-    ok = np.isfinite(number) and (number >= 0 if allow_zero else number > 0)
-    if not ok:
-        raise ValueError(
-            f"The {name!r} parameter{where} must be a finite number {bound}. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
+def _number(x: float | None) -> str:
+    """A bound as written in messages: integers in full, other numbers with ``:g``."""
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 @dataclass(frozen=True)
@@ -109,13 +72,14 @@ class Interval:
         what = "an int" if self.kind is numbers.Integral else "a real number"
         left = self.closed in ("left", "both")
         right = self.closed in ("right", "both")
+        low, high = _number(self.low), _number(self.high)
         if self.low is not None and self.high is not None:
             lo, hi = "[" if left else "(", "]" if right else ")"
-            return f"{what} in {lo}{self.low:g}, {self.high:g}{hi}"
+            return f"{what} in {lo}{low}, {high}{hi}"
         if self.low is not None:
-            return f"{what} {'>=' if left else '>'} {self.low:g}"
+            return f"{what} {'>=' if left else '>'} {low}"
         if self.high is not None:
-            return f"{what} {'<=' if right else '<'} {self.high:g}"
+            return f"{what} {'<=' if right else '<'} {high}"
         return what
 
     def check(self, name: str, value: Any, func: str = "") -> Any:
@@ -134,18 +98,87 @@ class Interval:
             ok = ok and (number <= self.high if right else number < self.high)
         if not ok:
             raise ValueError(msg)
-        return value
+        return int(value) if self.kind is numbers.Integral else number  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
 class Options:
-    """A declarative choice among strings (``Options(("uniform", "quantile"))``)."""
+    """A declarative choice among strings (``Options(("uniform", "quantile"))``).
+
+    Examples
+    --------
+    >>> Options(("a", "b")).check("strategy", "c", "table")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'strategy' parameter of table must be one of ('a', 'b'). Got 'c' instead.
+    """
 
     values: tuple[str, ...]
 
+    def describe(self) -> str:
+        """The allowed values in words, for error messages."""
+        return f"one of {self.values}"
+
     def check(self, name: str, value: Any, func: str = "") -> str:
         """Return ``value`` if it is one of the options; else raise listing them."""
-        return check_choice(name, value, self.values, func)
+        if not isinstance(value, str) or value not in self.values:
+            where = f" of {func}" if func else ""
+            raise ValueError(
+                f"The {name!r} parameter{where} must be {self.describe()}. Got {value!r} instead."
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Boolean:
+    """A declarative check that a parameter is ``True`` or ``False`` (NumPy's bool too).
+
+    Examples
+    --------
+    >>> Boolean().check("warm_start", "yes", "fit")
+    Traceback (most recent call last):
+    ...
+    TypeError: The 'warm_start' parameter of fit must be True or False. Got 'yes' instead.
+    """
+
+    def describe(self) -> str:
+        """The allowed values in words, for error messages."""
+        return "True or False"
+
+    def check(self, name: str, value: Any, func: str = "") -> bool:
+        """Return ``value`` as a bool if it is one; else raise ``TypeError``."""
+        if not isinstance(value, bool | np.bool_):
+            where = f" of {func}" if func else ""
+            raise TypeError(
+                f"The {name!r} parameter{where} must be {self.describe()}. Got {value!r} instead."
+            )
+        return bool(value)
+
+
+#: A declarative rule for one parameter.
+Rule = Interval | Options | Boolean
+
+
+def check_params(
+    constraints: Mapping[str, Rule], values: Mapping[str, Any], func: str
+) -> dict[str, Any]:
+    """Check ``values`` against ``constraints``; return them normalised.
+
+    ``None`` passes unchecked (optional parameters); NumPy scalars come back as Python
+    ``int``, ``float`` and ``bool``, so a ``np.int64(500)`` from ``np.arange`` is stored as
+    ``500`` (JSON-serialisable, as files need).
+
+    Examples
+    --------
+    >>> check_params({"draws": Interval(numbers.Integral, 1, None, "left")},
+    ...              {"draws": np.int64(500)}, "fit")
+    {'draws': 500}
+    """
+    out = dict(values)
+    for name, rule in constraints.items():
+        if name in values and values[name] is not None:
+            out[name] = rule.check(name, values[name], func)
+    return out
 
 
 #: Ranges shared by several public functions.
@@ -153,12 +186,14 @@ N_BINS = Interval(numbers.Integral, 1, None, "left")
 LEVEL = Interval(numbers.Real, 0, 1, "neither")
 #: NUTS's target acceptance rate: a probability strictly between 0 and 1.
 TARGET_ACCEPT = LEVEL
+#: A finite real number > 0 (scales, tolerances, learning rates).
+POSITIVE = Interval(numbers.Real, 0, None, "neither")
 #: ``log_loss`` clips to ``[eps, 1 - eps]``: beyond 1/2 the clip range is empty.
 EPS = Interval(numbers.Real, 0, 0.5, "left")
 
 
 def validate_params(
-    constraints: dict[str, Interval | Options],
+    constraints: Mapping[str, Rule],
 ) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Check the named arguments of a function against declared constraints on every call.
 
@@ -188,10 +223,8 @@ def validate_params(
         @functools.wraps(func)
         def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             bound = sig.bind(*args, **kwargs)
-            for param, rule in constraints.items():
-                if param in bound.arguments and bound.arguments[param] is not None:
-                    rule.check(param, bound.arguments[param], name)
-            return func(*args, **kwargs)
+            bound.arguments.update(check_params(constraints, bound.arguments, name))
+            return func(*bound.args, **bound.kwargs)
 
         return wrapper
 
@@ -338,16 +371,17 @@ __all__ = [
     "LEVEL",
     "N_BINS",
     "SUM_TOL",
+    "POSITIVE",
+    "Boolean",
     "Interval",
     "Options",
+    "Rule",
     "as_float_array",
-    "check_choice",
     "check_consistent_length",
     "check_finite",
-    "check_int",
     "check_label_range",
     "check_logits",
-    "check_positive",
+    "check_params",
     "check_probs",
     "check_sample_weight",
     "validate_params",

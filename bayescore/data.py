@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from bayescore._memory import WORK_ELEMENTS, rows_per_block
 from bayescore._names import FEATURE, OBS
 from bayescore._validation import as_float_array, check_finite
 
@@ -121,7 +122,7 @@ def encode_classes(y: Any, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
 class Standardization:
     """Training mean and population sd (ddof=0) of each feature.
 
-    Constant columns (all values equal) keep scale 1 so they stay unscaled (SPEC §3). Exact
+    Constant columns (all values equal) keep scale 1 so they stay unscaled. Exact
     for features of any finite size, from 1e-300 to 1e300.
 
     Examples
@@ -146,7 +147,7 @@ class Standardization:
         high, low = X.max(axis=0), X.min(axis=0)
         size = np.maximum(np.abs(high), np.abs(low))
         size = np.where(size > 0, size, 1.0)
-        n, rows = X.shape[0], max(1, (1 << 20) // max(1, X.shape[1]))
+        n, rows = X.shape[0], rows_per_block(X.shape[1], WORK_ELEMENTS)
         total = np.zeros(X.shape[1])
         for start in range(0, n, rows):
             total += (X[start : start + rows] / size).sum(axis=0)

@@ -33,6 +33,7 @@ from bayescore._names import (
     as_idata,
     has_group,
 )
+from bayescore.inference.record import VariationalRecord
 
 __all__ = ["ConvergenceWarning", "Diagnosis", "diagnose", "warn_if_failed"]
 
@@ -177,27 +178,29 @@ def _nuts_checks(
 
 
 def _vi_checks(
-    idata: Any, method: str, elbo_tol: float, k_max: float
+    record: VariationalRecord, elbo_tol: float, k_max: float
 ) -> list[tuple[str, float, str, float]]:
-    vi = idata[VARIATIONAL]
-    converged = float(vi.attrs.get("converged", 0))
+    method, opt = record.method, record.optimisation
+    converged = float(opt.converged)
     if method == "laplace":
         rows = [("mode_converged", converged, ">=", 1.0)]
     elif method == "pathfinder":
         # Each path keeps its best Gaussian wherever L-BFGS stopped: k-hat judges it.
-        rows = [("paths_converged_share", float(vi["path_converged"].mean()), "info", 1.0)]
+        share = float(record.paths.converged.mean()) if record.paths is not None else np.nan
+        rows = [("paths_converged_share", share, "info", 1.0)]
     else:
-        tol = float(vi.attrs.get("tol", elbo_tol))
+        tol = record.stochastic.tol if record.stochastic is not None else elbo_tol
         rows = [
             ("elbo_converged", converged, ">=", 1.0),
-            ("elbo_relative_change", float(vi.attrs.get("relative_change", np.nan)), "info", tol),
+            ("elbo_relative_change", float(opt.relative_change), "info", tol),
         ]
+    parts = record.parts
     rows += [
         # The independent check (Yao et al. 2018): importance ratios of p over q.
-        ("pareto_k", float(vi["pareto_k"]) if "pareto_k" in vi else np.nan, "<=", k_max),
-        ("elbo", float(vi["elbo"]), "info", 0.0),
-        ("expected_log_likelihood", float(vi["expected_log_likelihood"]), "info", 0.0),
-        ("kl", float(vi["kl"]), "info", 0.0),
+        ("pareto_k", parts.pareto_k, "<=", k_max),
+        ("elbo", parts.elbo, "info", 0.0),
+        ("expected_log_likelihood", parts.expected_log_likelihood, "info", 0.0),
+        ("kl", parts.kl, "info", 0.0),
     ]
     return rows
 
@@ -256,16 +259,18 @@ def diagnose(
     (True, 0.0)
     """
     idata = _idata(idata_or_estimator)
+    record = None
+    if has_group(idata, VARIATIONAL):
+        record = VariationalRecord.from_dataset(idata[VARIATIONAL].to_dataset())
     method = idata[POSTERIOR].attrs.get(ATTR_METHOD)
     if method is None:
-        vi = has_group(idata, VARIATIONAL)
-        method = str(idata[VARIATIONAL].attrs.get("method", "advi")) if vi else "nuts"
-    if has_group(idata, VARIATIONAL):
-        rows = _vi_checks(idata, method, elbo_tol, pareto_k_max)
+        method = record.method if record is not None else "nuts"
+    if record is not None:
+        rows = _vi_checks(record, elbo_tol, pareto_k_max)
     else:
         rows = _nuts_checks(idata, rhat_max, ess_per_chain, bfmi_min, treedepth_max_share)
     advice_for = method
-    if has_group(idata, VARIATIONAL) and int(idata[VARIATIONAL].attrs.get("batch_size", -1)) > 0:
+    if record is not None and record.batch_size is not None:
         advice_for = "minibatch"
     names, values, rules, thresholds, passed, messages = [], [], [], [], [], []
     for name, value, rule, threshold in rows:

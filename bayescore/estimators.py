@@ -8,7 +8,6 @@ the posterior predictive mean, :math:`\bar p_{nk} = \frac1S\sum_s p_{snk}`.
 from __future__ import annotations
 
 import json
-import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from bayescore._array.scores import log_mean_exp
-from bayescore._families import family
 from bayescore._names import (
     ATTR_ESTIMATOR,
     ATTR_FEATURE_NAMES,
@@ -35,7 +33,13 @@ from bayescore._names import (
     POSTERIOR,
 )
 from bayescore._netcdf import write_fit
-from bayescore._validation import TARGET_ACCEPT, Interval, Options, check_finite
+from bayescore._progress import resolve as resolve_progress
+from bayescore._validation import Boolean, Options, Rule, check_finite
+from bayescore.inference.advi import AdviOptions
+from bayescore.inference.api import METHODS, method_options, run
+from bayescore.inference.nuts import NutsOptions
+from bayescore.inference.options import FIT_CONSTRAINTS, FitSettings, InstanceOf
+from bayescore.models import MODEL_CONSTRAINTS, family, make_spec
 from bayescore.predictive import PosteriorPredictor
 
 __all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier", "estimator_for_kind"]
@@ -59,24 +63,21 @@ def _rows(estimator: Any, X: Any, y: Any = None, reset: bool = False) -> Any:
     return check_finite(X_arr, "X"), y_arr
 
 
-_POSITIVE = Interval(numbers.Real, 0, None, "neither")
+def _rules(*names: str, of: type[NutsOptions] | type[AdviOptions]) -> dict[str, Rule | InstanceOf]:
+    rules = {name: of.rule(name) for name in names}
+    return {name: rule for name, rule in rules.items() if rule is not None}
+
 
 #: Allowed values of every estimator parameter, checked at the top of ``fit`` (as
 #: scikit-learn's ``_parameter_constraints``); ``None`` passes where it is the default.
-_CONSTRAINTS: dict[str, Interval | Options] = {
-    "method": Options(("nuts", "advi", "fullrank_advi", "laplace", "pathfinder")),
-    "draws": Interval(numbers.Integral, 1, None, "left"),
-    "tune": Interval(numbers.Integral, 0, None, "left"),
-    "chains": Interval(numbers.Integral, 1, None, "left"),
-    "prior_scale": _POSITIVE,
-    "intercept_prior_scale": _POSITIVE,
-    "prior": Options(("normal", "student_t")),
-    "random_seed": Interval(numbers.Integral, 0, None, "left"),
-    "sampler": Options(("auto", "pymc", "nutpie", "numpyro")),
-    "target_accept": TARGET_ACCEPT,
-    "cores": Interval(numbers.Integral, 1, None, "left"),
-    "batch_size": Interval(numbers.Integral, 1, None, "left"),
-    "coding": Options(("reference", "zerosum")),
+#: The rules are the engine's own: the same values pass here and in ``bayescore.fit``.
+_CONSTRAINTS: dict[str, Rule | InstanceOf] = {
+    "method": Options(tuple(METHODS)),
+    **FIT_CONSTRAINTS,
+    **{k: MODEL_CONSTRAINTS[k] for k in ("prior_scale", "intercept_prior_scale", "prior")},
+    **{"coding": MODEL_CONSTRAINTS["coding"]},
+    **_rules("sampler", "target_accept", "cores", of=NutsOptions),
+    **_rules("batch_size", of=AdviOptions),
 }
 
 
@@ -127,9 +128,6 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from bayescore.inference import fit as fit_model
-        from bayescore.models import make_spec
-
         self._check_params()
         X_arr, y_arr = _rows(self, X, y, reset=True)
         check_classification_targets(y_arr)
@@ -145,18 +143,20 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
             classes,
             kind=self._kind,
             feature_names=getattr(self, "feature_names_in_", None),
+            func=type(self).__name__,
             **self._model_kwargs(),
         )
-        idata = fit_model(
-            spec,
-            method=self.method,
-            draws=self.draws,
-            tune=self.tune,
-            chains=self.chains,
-            random_seed=self.random_seed,
-            progressbar=self.progressbar,
-            **self._fit_kwargs(),
+        settings = FitSettings(
+            draws=int(self.draws),
+            tune=int(self.tune),
+            chains=int(self.chains),
+            random_seed=None if self.random_seed is None else int(self.random_seed),
+            progressbar=resolve_progress(self.progressbar),
         )
+        kwargs = self._fit_kwargs()
+        warn = Boolean().check("warn", kwargs.pop("warn", True), "fit")
+        options = method_options(self.method, kwargs)
+        idata = run(spec, self.method, settings, options, warn=warn)
         self._set_fitted(idata, classes)
         return self
 
@@ -295,7 +295,8 @@ _PARAMS_DOC = """
     progressbar : bool or None, default None
         Show the sampler's progress; None: in an interactive terminal or a notebook only.
     fit_kwargs : dict or None, default None
-        Further options for :func:`bayescore.fit` (e.g. ``{"learning_rate": 0.01}``).
+        Further options for :func:`bayescore.fit`: the method's options (e.g.
+        ``{"learning_rate": 0.01}``) and ``warn``.
 """
 
 

@@ -307,8 +307,14 @@ def elbo_trace(idata: Any, ax: Any = None, window: int = 100) -> Any:
             "elbo_trace needs an ADVI fit (a DataTree with a 'variational' "
             "group from bayescore.fit(..., method='advi'))."
         )
-    vi = idata[VARIATIONAL]
-    history = vi["elbo_history"].values
+    from bayescore.inference.record import VariationalRecord
+
+    record = VariationalRecord.from_dataset(idata[VARIATIONAL].to_dataset())
+    history = record.optimisation.history
+    if history is None:
+        raise ValueError(
+            f"elbo_trace needs an ADVI fit; this {record.method} fit has no ELBO history."
+        )
     ax = _axes(ax, figsize=(6.0, 3.5))
     ax.plot(history, color="0.7", lw=0.5, label="ELBO per step")
     if history.size >= window:
@@ -319,9 +325,10 @@ def elbo_trace(idata: Any, ax: Any = None, window: int = 100) -> Any:
             color="C0",
             label=f"running mean ({window})",
         )
-    ax.axhline(float(vi["elbo"]), color="C3", ls="--", lw=1, label="final ELBO")
+    final = record.parts.elbo
+    ax.axhline(final, color="C3", ls="--", lw=1, label="final ELBO")
     lo = np.quantile(history, 0.05)
-    ax.set_ylim(lo, max(history.max(), float(vi["elbo"])) + 0.05 * abs(lo))
+    ax.set_ylim(lo, max(history.max(), final) + 0.05 * abs(lo))
     ax.set_xlabel("iteration")
     ax.set_ylabel("ELBO (nats)")
     ax.legend(fontsize=8)

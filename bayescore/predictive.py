@@ -8,14 +8,15 @@ with no ``pm.sample_posterior_predictive`` round trip, so it needs neither PyMC 
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from bayescore._families import FAMILIES
 from bayescore._inputs import encode_labels
+from bayescore._memory import PREDICT_ELEMENTS
 from bayescore._names import (
     ATTR_KIND,
     CHAIN,
@@ -28,8 +29,9 @@ from bayescore._names import (
     as_idata,
     has_group,
 )
-from bayescore._validation import check_int
+from bayescore._validation import Interval
 from bayescore.data import validate_X
+from bayescore.models import FAMILIES, Labels
 
 __all__ = [
     "PosteriorPredictor",
@@ -37,10 +39,6 @@ __all__ = [
     "predict_logits_draws",
     "predict_proba_draws",
 ]
-
-#: Elements per chunk of the (draws, obs, class) logits: ~32 MB of float64, cache-friendly
-#: enough and small beside the output.
-_CHUNK_ELEMENTS = 1 << 22
 
 
 class PosteriorPredictor:
@@ -111,7 +109,7 @@ class PosteriorPredictor:
         n_draws = self.intercept.shape[0]
         n_obs, k = Xs.shape[0], self.intercept.shape[1]
         if chunk_size is None:
-            chunk_size = max(1, _CHUNK_ELEMENTS // max(1, n_obs * k))
+            chunk_size = max(1, PREDICT_ELEMENTS // max(1, n_obs * k))
         for start in range(0, n_draws, chunk_size):
             sl = slice(start, min(start + chunk_size, n_draws))
             logits = np.einsum("nf,sfk->snk", Xs, self.coef[sl], optimize=True)
@@ -166,8 +164,10 @@ class PosteriorPredictor:
                 f"Shape mismatch: X has {Xs.shape[0]} rows but y has {y_idx.shape[0]} labels."
             )
         out = np.empty((self.intercept.shape[0], Xs.shape[0]))
+        labels = Labels.of(y_idx)
         for sl, logits in self._logits_chunks(Xs, chunk_size):
-            out[sl] = self.family.log_likelihood(logits, y_idx)
+            eta = self.family.free_logits(logits)
+            out[sl] = self.family.log_likelihood(eta, labels, reduce=False)
         return self._wrap(out, obs, with_class=False, name="log_likelihood")
 
 
@@ -181,7 +181,7 @@ def _rows(X: Any) -> tuple[np.ndarray, Any]:
 
 def _check_chunk(chunk_size: int | None) -> int | None:
     if chunk_size is not None:
-        check_int("chunk_size", chunk_size, min_value=1)
+        return int(Interval(numbers.Integral, 1, None, "left").check("chunk_size", chunk_size))
     return chunk_size
 
 

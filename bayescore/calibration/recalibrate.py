@@ -28,8 +28,8 @@ from bayescore._names import CHAIN, CLASS, DRAW
 from bayescore._validation import (
     SUM_TOL,
     Interval,
+    Options,
     as_float_array,
-    check_choice,
     check_consistent_length,
     check_probs,
 )
@@ -210,8 +210,8 @@ class TemperatureScaling(BaseEstimator):
         self.random_state = random_state
 
     def _logits(self, values: Any) -> tuple[Floats, xr.DataArray | None]:
-        check_choice("input", self.input, INPUTS, "TemperatureScaling")
-        check_choice("apply_to", self.apply_to, ("draws", "mean"), "TemperatureScaling")
+        Options(INPUTS).check("input", self.input, "TemperatureScaling")
+        Options(("draws", "mean")).check("apply_to", self.apply_to, "TemperatureScaling")
         arr, template = _values(values, "logits_or_probs")
         z = _log_probs(arr, self.input)
         if z.ndim > 2 and self.apply_to == "mean":
@@ -371,7 +371,7 @@ class PlattScaling(BaseEstimator):
 
     def _scores(self, values: Any) -> tuple[Floats, xr.DataArray | None]:
         """Scores ``s`` (..., n_obs): the positive-class logit or the given decision values."""
-        check_choice("input", self.input, INPUTS, "PlattScaling")
+        Options(INPUTS).check("input", self.input, "PlattScaling")
         arr, template = _values(values, "scores_or_probs")
         if arr.ndim >= 2:
             if arr.shape[-1] != 2:

@@ -10,26 +10,25 @@ PyMC would write for the same model (free variables, the reference-coded full
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import xarray as xr
+from numpy.typing import NDArray
 
-from bayescore._families import family
-from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, FREE_CLASS, OBS
+from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, FREE_CLASS, OBS, POSTERIOR, VARIATIONAL
+from bayescore.inference.record import VariationalRecord
+from bayescore.models import ModelSpec, family
 
-__all__ = ["data_groups", "posterior_dataset"]
+__all__ = ["approximation_tree", "data_groups", "posterior_dataset"]
 
 
-def posterior_dataset(spec: Any, theta: np.ndarray) -> xr.Dataset:
+def posterior_dataset(spec: ModelSpec, theta: NDArray[np.float64]) -> xr.Dataset:
     """The ``posterior`` group of flat draws ``theta`` of shape (chains, draws, P).
 
-    ``theta`` is in the layout of :class:`bayescore._density.Posterior`: per draw
+    ``theta`` is in the layout of :class:`bayescore.inference.posterior.Posterior`: per draw
     ``W = [intercepts; coefficients]`` of shape (D + 1, K - 1), raveled in C order.
 
     Examples
     --------
-    >>> import numpy as np
     >>> from bayescore.models import make_spec
     >>> spec = make_spec(np.array([[0.0], [2.0]]), np.array([0, 1]), np.array(["a", "b"]))
     >>> ds = posterior_dataset(spec, np.array([[[0.5, 2.0]]]))
@@ -45,7 +44,7 @@ def posterior_dataset(spec: Any, theta: np.ndarray) -> xr.Dataset:
     B_orig = B / scale[:, None]
     a_orig = a - np.einsum("d,csdk->csk", mean, B_orig)
     sample = (CHAIN, DRAW)
-    coords: dict[str, Any] = {
+    coords: dict[str, object] = {
         CHAIN: np.arange(n_chains),
         DRAW: np.arange(n_draws),
         FEATURE: spec.feature_names,
@@ -75,12 +74,11 @@ def posterior_dataset(spec: Any, theta: np.ndarray) -> xr.Dataset:
     return xr.Dataset(data, coords=coords)
 
 
-def data_groups(spec: Any) -> dict[str, xr.Dataset]:
+def data_groups(spec: ModelSpec) -> dict[str, xr.Dataset]:
     """``observed_data`` (``y`` as class indices) and ``constant_data`` of a fit.
 
     Examples
     --------
-    >>> import numpy as np
     >>> from bayescore.models import make_spec
     >>> spec = make_spec(np.array([[0.0], [2.0]]), np.array([0, 1]), np.array(["a", "b"]))
     >>> groups = data_groups(spec)
@@ -102,3 +100,20 @@ def data_groups(spec: Any) -> dict[str, xr.Dataset]:
             coords={OBS: obs, FEATURE: spec.feature_names},
         ),
     }
+
+
+def approximation_tree(
+    spec: ModelSpec, theta: NDArray[np.float64], record: VariationalRecord
+) -> xr.DataTree:
+    """The DataTree of an approximate fit: one chain of flat draws ``theta`` (draws, P).
+
+    ``posterior`` in PyMC's layout, ``observed_data``, ``constant_data`` and the
+    ``variational`` group of ``record``.
+    """
+    tree = xr.DataTree()
+    tree[POSTERIOR] = xr.DataTree(posterior_dataset(spec, theta[None]))
+    for group, ds in data_groups(spec).items():
+        tree[group] = xr.DataTree(ds)
+    tree[VARIATIONAL] = xr.DataTree(record.to_dataset())
+    tree[POSTERIOR].attrs["inference_library"] = "bayescore"
+    return tree

@@ -1,4 +1,4 @@
-r"""PyMC models for classification: Bayesian logistic and softmax regression.
+r"""The PyMC graph of a bayescore model: Bayesian logistic and softmax regression.
 
 .. math::
 
@@ -8,93 +8,44 @@ r"""PyMC models for classification: Bayesian logistic and softmax regression.
 
 with :math:`\tilde x = (x - \bar x) / s` standardised inside the model by the training mean
 and population sd (ddof=0; constant columns keep scale 1). Default priors are
-``Normal(0, 2.5)`` on the intercept(s) and on the standardised coefficients (SPEC §3).
+``Normal(0, 2.5)`` on the intercept(s) and on the standardised coefficients.
 Coefficients are also reported on the original feature scale as deterministics.
+
+The graph is built from a :class:`~bayescore.models.spec.ModelSpec`, and only by the routes
+that run PyMC (NUTS through PyMC or numpyro, stochastic ADVI, zero-sum models); the numpy
+fitters work on the specification alone. Each model built here remembers its
+specification (:func:`model_spec`), so a hand-built :func:`build_model` result is fitted
+exactly as the specification would be.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import numbers
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bayescore._families import FAMILIES, family
 from bayescore._inputs import encode_labels
 from bayescore._names import CLASS, FEATURE, OBS
 from bayescore._pymc import import_pymc
-from bayescore._validation import check_choice, check_int, check_positive
-from bayescore.data import Standardization, encode_classes, feature_names_of, validate_X
+from bayescore._validation import Interval
+from bayescore.data import encode_classes, feature_names_of, validate_X
+from bayescore.models.build import make_spec
+from bayescore.models.families import family
+from bayescore.models.spec import ModelSpec
 
 if TYPE_CHECKING:
     import pymc as pm
+    from numpy.typing import ArrayLike
 
-__all__ = [
-    "KINDS",
-    "ModelSpec",
-    "build_from_spec",
-    "build_model",
-    "free_names",
-    "make_spec",
-    "model_spec",
-    "pymc_model",
-]
+__all__ = ["build_from_spec", "build_model", "free_names", "model_spec", "pymc_model"]
 
-KINDS = tuple(FAMILIES)
-PRIORS = ("normal", "student_t")
-CODINGS = ("reference", "zerosum")
+#: The specification of every model built here (weakly held: it goes with its model).
+_SPECS: weakref.WeakKeyDictionary[pm.Model, ModelSpec] = weakref.WeakKeyDictionary()
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything needed to rebuild a bayescore model and to predict from its draws.
-
-    Attributes
-    ----------
-    kind : {"logistic", "softmax"}
-    classes : ndarray
-        Sorted class labels; ``y`` is stored as indices into it.
-    feature_names : ndarray of str
-    standardization : Standardization
-    prior : {"normal", "student_t"}
-    prior_scale, intercept_prior_scale, prior_nu : float
-    flat_intercept : bool
-    coding : {"reference", "zerosum"}
-    X : ndarray (n_obs, n_features)
-        Raw training features.
-    y : ndarray of int (n_obs,)
-        Training labels as class indices.
-    """
-
-    kind: str
-    classes: np.ndarray
-    feature_names: np.ndarray
-    standardization: Standardization
-    prior: str = "normal"
-    prior_scale: float = 2.5
-    intercept_prior_scale: float = 2.5
-    prior_nu: float = 3.0
-    flat_intercept: bool = False
-    coding: str = "reference"
-    X: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
-    y: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes K."""
-        return int(len(self.classes))
-
-    def settings(self) -> dict[str, Any]:
-        """Return the prior and coding settings as a JSON-friendly dict."""
-        return {
-            "kind": self.kind,
-            "prior": self.prior,
-            "prior_scale": self.prior_scale,
-            "intercept_prior_scale": self.intercept_prior_scale,
-            "prior_nu": self.prior_nu,
-            "flat_intercept": self.flat_intercept,
-            "coding": self.coding,
-        }
+BATCH_SIZE = Interval(numbers.Integral, 1, None, "left")
 
 
 def model_spec(model: pm.Model | ModelSpec) -> ModelSpec | None:
@@ -104,7 +55,7 @@ def model_spec(model: pm.Model | ModelSpec) -> ModelSpec | None:
     """
     if isinstance(model, ModelSpec):
         return model
-    return getattr(model, "_bayescore_spec", None)
+    return _SPECS.get(model)
 
 
 def pymc_model(model: pm.Model | ModelSpec) -> pm.Model:
@@ -135,7 +86,7 @@ def build_from_spec(
 
     fam = family(spec.kind)
     n_obs, _ = spec.X.shape
-    coords: dict[str, Any] = {FEATURE: spec.feature_names.tolist(), **fam.coords(spec)}
+    coords: dict[str, object] = {FEATURE: spec.feature_names.tolist(), **fam.coords(spec)}
     if batch_size is None:
         coords[OBS] = np.arange(n_obs)
 
@@ -149,7 +100,7 @@ def build_from_spec(
             model.register_data_var(X, dims=(OBS, FEATURE))
             # int32 labels: what pm.Minibatch needs, so a minibatch model can share them.
             y_obs = pm.Data("y_obs", spec.y.astype(np.int32), dims=OBS)
-            obs_kwargs: dict[str, Any] = {"dims": OBS}
+            obs_kwargs: dict[str, object] = {"dims": OBS}
         else:
             if data_from is not None and "X" in data_from.named_vars:
                 full_X, full_y = data_from["X"], data_from["y_obs"]
@@ -170,13 +121,13 @@ def build_from_spec(
             intercept - pt.sum(coef * (x_mean[:, None] if multiclass else x_mean) / scale, axis=0),
             dims=CLASS if multiclass else None,
         )
-    model._bayescore_spec = spec
+    _SPECS[model] = spec
     return model
 
 
 def build_model(
-    X: Any,
-    y: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     kind: str = "logistic",
     *,
     prior_scale: float = 2.5,
@@ -185,8 +136,8 @@ def build_model(
     prior_nu: float = 3.0,
     flat_intercept: bool = False,
     coding: str = "reference",
-    classes: Any = None,
-    feature_names: Any = None,
+    classes: ArrayLike | None = None,
+    feature_names: Sequence[object] | None = None,
     batch_size: int | None = None,
 ) -> pm.Model:
     r"""Build a Bayesian logistic or softmax regression as a :class:`pymc.Model`.
@@ -249,21 +200,20 @@ def build_model(
     ['coef', 'intercept']
     """
     if batch_size is not None:
-        check_int("batch_size", batch_size, min_value=1, func="build_model")
+        batch_size = BATCH_SIZE.check("batch_size", batch_size, "build_model")
     X_arr = validate_X(X)
     if classes is None:
         y_idx, classes_arr = encode_classes(y)
     else:
         classes_arr = np.asarray(classes)
         y_idx = encode_labels(y, classes_arr)  # by value; unknown labels raise
-    if feature_names is None:
-        feature_names = feature_names_of(X)
+    names = feature_names_of(X) if feature_names is None else feature_names
     spec = make_spec(
         X_arr,
         y_idx,
         classes_arr,
         kind=kind,
-        feature_names=feature_names,
+        feature_names=names,
         prior_scale=prior_scale,
         intercept_prior_scale=intercept_prior_scale,
         prior=prior,
@@ -272,68 +222,3 @@ def build_model(
         coding=coding,
     )
     return build_from_spec(spec, batch_size=batch_size)
-
-
-def make_spec(
-    X: np.ndarray,
-    y_idx: np.ndarray,
-    classes: np.ndarray,
-    *,
-    kind: str = "logistic",
-    feature_names: Any = None,
-    prior_scale: float = 2.5,
-    intercept_prior_scale: float = 2.5,
-    prior: str = "normal",
-    prior_nu: float = 3.0,
-    flat_intercept: bool = False,
-    coding: str = "reference",
-) -> ModelSpec:
-    """A :class:`ModelSpec` from validated arrays: float ``X`` and class indices ``y_idx``.
-
-    :func:`build_model` validates user input and calls this; the estimators call it on the
-    arrays that scikit-learn's validation returned, so ``X`` is validated once per fit. The
-    prior settings are checked here.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> spec = make_spec(np.eye(3), np.array([0, 1, 1]), np.array(["a", "b"]))
-    >>> spec.kind, spec.feature_names.tolist()
-    ('logistic', ['x0', 'x1', 'x2'])
-    """
-    check_choice("kind", kind, KINDS, "build_model")
-    check_choice("prior", prior, PRIORS, "build_model")
-    check_choice("coding", coding, CODINGS, "build_model")
-    check_positive("prior_scale", prior_scale, func="build_model")
-    check_positive("intercept_prior_scale", intercept_prior_scale, func="build_model")
-    check_positive("prior_nu", prior_nu, func="build_model")
-    if coding == "zerosum" and (prior != "normal" or flat_intercept):
-        raise ValueError(
-            "coding='zerosum' uses pm.ZeroSumNormal, which needs prior='normal' and "
-            f"flat_intercept=False; got prior={prior!r}, flat_intercept={flat_intercept!r}."
-        )
-    if y_idx.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"Shape mismatch: X has {X.shape[0]} rows but y has {y_idx.shape[0]} labels."
-        )
-    family(kind).check_classes(classes)
-    if feature_names is None:
-        names = np.asarray([f"x{i}" for i in range(X.shape[1])], dtype=object)
-    else:
-        names = np.asarray([str(n) for n in feature_names], dtype=object)
-        if names.shape != (X.shape[1],):
-            raise ValueError(f"feature_names has {names.size} names for X's {X.shape[1]} columns.")
-    return ModelSpec(
-        kind=kind,
-        classes=np.asarray(classes),
-        feature_names=names,
-        standardization=Standardization.fit(X),
-        prior=prior,
-        prior_scale=float(prior_scale),
-        intercept_prior_scale=float(intercept_prior_scale),
-        prior_nu=float(prior_nu),
-        flat_intercept=bool(flat_intercept),
-        coding=coding,
-        X=X,
-        y=y_idx,
-    )

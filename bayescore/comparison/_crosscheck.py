@@ -45,8 +45,9 @@ import numpy as np
 import xarray as xr
 
 from bayescore._names import ESTIMATE, OBS, PAIR, TEST_OBS
-from bayescore._validation import Interval, check_int, validate_params
-from bayescore.comparison import ParetoKWarning, cross_validate, loo
+from bayescore._validation import Interval, validate_params
+from bayescore.comparison._cv import cross_validate
+from bayescore.comparison._loo import ParetoKWarning, loo
 from bayescore.diagnostics import Diagnosis, diagnose
 from bayescore.scoring import Estimate, posterior_predictive_nll
 
@@ -251,7 +252,7 @@ def nll_crosscheck(
             "bayescore.cross_validate for other classifiers."
         )
     if isinstance(cv, numbers.Integral):
-        check_int("cv", cv, min_value=2, func="nll_crosscheck")
+        cv = Interval(numbers.Integral, 2, None, "left").check("cv", cv, "nll_crosscheck")
     elif not hasattr(cv, "split"):
         raise TypeError(
             "The 'cv' parameter of nll_crosscheck must be an int >= 2 or a scikit-learn "

@@ -90,7 +90,7 @@ def test_gaussian_kl_closed_form_matches_scipy_monte_carlo():
     """Closed-form KL(N(m, S) || N(0, D)) for a full covariance vs scipy densities."""
     from scipy.stats import multivariate_normal
 
-    from bayescore._vi import _kl_gaussian
+    from bayescore.inference.gaussian import Gaussian
 
     rng = np.random.default_rng(0)
     A = rng.normal(size=(3, 3))
@@ -99,7 +99,8 @@ def test_gaussian_kl_closed_form_matches_scipy_monte_carlo():
     z = q.rvs(size=400_000, random_state=1)
     log_ratio = q.logpdf(z) - multivariate_normal(np.zeros(3), np.diag(prior_sd**2)).logpdf(z)
     se = log_ratio.std() / np.sqrt(log_ratio.size)
-    assert abs(_kl_gaussian(mean, cov, prior_sd) - log_ratio.mean()) < 4 * se
+    kl = Gaussian.from_cov(mean, cov).kl_to_normal(prior_sd**2)
+    assert abs(kl - log_ratio.mean()) < 4 * se
 
 
 def test_advi_fit_stores_elbo_history_and_split(logistic_data):
@@ -223,15 +224,23 @@ def test_laplace_matches_nuts_on_a_near_gaussian_posterior(logistic_model, logis
 
 def test_laplace_mode_and_hessian_equal_pymc(softmax_data):
     """The closed-form mode and Hessian equal PyMC's find_MAP and d2logp (Student-t prior)."""
-    from bayescore._laplace import laplace
+    from bayescore.inference.advi_pymc import Reordered
+    from bayescore.inference.laplace import find_mode
+    from bayescore.inference.posterior import Posterior
     from bayescore.models import model_spec
 
     pm = import_pymc()
     X, y, _, _ = softmax_data
     model = build_model(X[:400], y[:400], kind="softmax", prior="student_t")
-    lap = laplace(model_spec(model))
-    order = list(pm.FullRank(model=model).groups[0].ordering)
-    mean, cov = lap.flat(order)
+    post = Posterior(model_spec(model))
+    found = find_mode(post)
+    ordering = pm.FullRank(model=model).groups[0].ordering
+    order = list(ordering)
+    index = Reordered(post, ordering).index  # PyMC's position of each posterior coordinate
+    mean = np.empty(post.size)
+    mean[index] = found.theta
+    cov = np.empty((post.size, post.size))
+    cov[np.ix_(index, index)] = found.covariance()
     with model:
         mode = pm.find_MAP(progressbar=False, method="L-BFGS-B", options={"gtol": 1e-10})
     reference = np.concatenate([np.asarray(mode[n]).ravel() for n in order])
@@ -273,16 +282,15 @@ def test_a_spec_fits_as_its_model_and_numpy_routes_build_no_graph(
     """The estimators fit a ModelSpec: the same draws as its PyMC model (same seed), and a
     PyMC graph is built only on the routes that run PyMC."""
     from bayescore import models
+    from bayescore.models import graph
 
     X, y, _, _ = logistic_data
     model = build_model(X[:200], y[:200])
     kw = {"draws": 50, "tune": 50, "random_seed": 3, "warn": False, **options}
     ref = fit(model, method, **kw)
     calls = []
-    real = models.build_from_spec
-    monkeypatch.setattr(
-        models, "build_from_spec", lambda *a, **k: calls.append(1) or real(*a, **k)
-    )
+    real = graph.build_from_spec
+    monkeypatch.setattr(graph, "build_from_spec", lambda *a, **k: calls.append(1) or real(*a, **k))
     got = fit(models.model_spec(model), method, **kw)
     assert len(calls) == builds
     np.testing.assert_array_equal(got.posterior["coef"].values, ref.posterior["coef"].values)

@@ -1,7 +1,7 @@
 r"""NUTS's log density, compiled (numba): C callbacks nutpie calls without Python.
 
 nutpie runs its chains on threads. Through a Python callback of bayescore's numpy density
-(:class:`bayescore._density.Posterior`, a dozen short numpy calls) the two chains fight
+(:class:`bayescore.inference.posterior.Posterior`, a dozen short numpy calls) the two chains fight
 for the GIL: measured here (N = 5,000, D = 20), 75-100 us a gradient on one thread and
 *more* per gradient on two. The kernels below make the whole pass in compiled loops, and
 :data:`nutpie_logp` / :data:`nutpie_expand` expose them with the C calling convention of
@@ -31,10 +31,11 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+# The prior family codes the kernels read, defined with the numpy prior they mirror.
+from bayescore.inference.posterior import NORMAL, STUDENT_T
+
 __all__ = [
-    "FLAT",
-    "NORMAL",
-    "STUDENT_T",
+    "CacheWarning",
     "logistic_value_grad",
     "nutpie_expand",
     "nutpie_logp",
@@ -43,11 +44,44 @@ __all__ = [
     "whitened_value_grad",
 ]
 
-#: Prior family codes of :func:`whitened_value_grad`, one per parameter.
-NORMAL, STUDENT_T, FLAT = 0, 1, 2
 
 #: A running product of factors <= K (<= P <= 2000 here) is logged once it passes this.
 _FLUSH = 1e200
+
+
+class CacheWarning(UserWarning):
+    """numba found no writable cache for the compiled kernels; a private one is used."""
+
+
+def _ensure_cache_location() -> None:
+    """Give numba a writable cache when neither the package's nor the user's one is.
+
+    numba caches next to the source (``__pycache__``), then in ``NUMBA_CACHE_DIR`` or the
+    user's cache directory; with none writable (a read-only install and HOME) every
+    ``cache=True`` kernel fails with "no locator available". A private temporary directory
+    then holds this process's cache (the kernels compile once per process), with a notice.
+    """
+    from numba.core.caching import FunctionCache
+
+    try:
+        FunctionCache(_ensure_cache_location)
+    except RuntimeError:
+        import tempfile
+        import warnings
+
+        cache_dir = tempfile.mkdtemp(prefix="bayescore-numba-")
+        numba.config.CACHE_DIR = cache_dir  # type: ignore[attr-defined]
+        warnings.warn(
+            "numba has no writable cache location (the package's __pycache__, "
+            "NUMBA_CACHE_DIR, the user's cache): compiled kernels are cached in "
+            f"{cache_dir} for this process only. Set NUMBA_CACHE_DIR to a "
+            "writable directory to keep them.",
+            CacheWarning,
+            stacklevel=2,
+        )
+
+
+_ensure_cache_location()
 
 
 #: The decorator of every kernel: explicit loops only (numba compiles array expressions
@@ -267,6 +301,7 @@ def user_data(
     return np.array(sizes + [a.ctypes.data for a in arrays], dtype=np.uint64)
 
 
+# numba's typing and lowering objects have no stubs: they are Any to mypy in any case.
 def _pointer_from_address(typingctx: Any, address: Any) -> tuple[Any, Any]:
     """The integer ``address`` as a void pointer (a numba intrinsic)."""
     signature = types.voidptr(address)

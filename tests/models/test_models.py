@@ -105,7 +105,7 @@ def test_minibatch_likelihood_is_unbiased_for_full_data(logistic_data):
     "kwargs, match",
     [
         ({"kind": "probit"}, "'kind' parameter of build_model must be one of"),
-        ({"prior_scale": 0}, "'prior_scale' parameter of build_model must be a finite number"),
+        ({"prior_scale": 0}, "'prior_scale' parameter of build_model must be a real number > 0"),
         ({"prior": "laplace"}, "'prior' parameter of build_model"),
         ({"coding": "zerosum", "prior": "student_t"}, "coding='zerosum'"),
         ({"y": [0, 1, 2, 0]}, "kind='logistic' needs exactly 2 classes"),

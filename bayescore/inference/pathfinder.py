@@ -39,18 +39,38 @@ with :math:`R` the upper triangle of :math:`S^\top Z` and :math:`E` its diagonal
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
 from scipy.linalg import solve_triangular
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
+
+from bayescore._validation import Interval
+from bayescore.inference.gaussian import Gaussian
+from bayescore.inference.laplace import N_MC
+from bayescore.inference.options import FitSettings, MethodOptions, option
+from bayescore.inference.posterior import Posterior
+from bayescore.inference.psis import psis
+from bayescore.inference.record import (
+    Optimisation,
+    PathRecord,
+    VariationalRecord,
+    judge_gaussians,
+)
+from bayescore.inference.threads import one_blas_thread
+from bayescore.inference.tree import approximation_tree
+from bayescore.models import ModelSpec
 
 __all__ = [
-    "Gaussian",
     "Iterate",
     "LBFGSPath",
     "PathResult",
+    "PathfinderOptions",
+    "fit_pathfinder",
     "gaussian_at",
     "inverse_hessian_factors",
     "iterate_gaussians",
@@ -59,51 +79,29 @@ __all__ = [
     "update_diagonal",
 ]
 
+Floats = NDArray[np.float64]
+
 #: Largest ``|z|^2 / s^T z`` of an accepted pair (Stan's curvature check).
 MAX_CURVATURE = 1e12
 
+_POSITIVE_INT = Interval(numbers.Integral, 1, None, "left")
+
 
 @dataclass(frozen=True)
-class Gaussian:
-    r"""``N(mean, scale scale^T)`` with the log determinant of its covariance.
+class PathfinderOptions(MethodOptions):
+    """Options of ``method="pathfinder"``."""
 
-    Examples
-    --------
-    >>> q = Gaussian.from_cov(np.zeros(2), np.diag([4.0, 1.0]))
-    >>> z, log_q = q.draw(np.random.default_rng(0), 3)
-    >>> z.shape, q.variance.tolist(), round(q.logdet, 6)
-    ((3, 2), [4.0, 1.0], 1.386294)
-    """
+    method = "pathfinder"
 
-    mean: np.ndarray
-    scale: np.ndarray
-    logdet: float
-
-    @classmethod
-    def from_cov(cls, mean: np.ndarray, cov: np.ndarray) -> Gaussian:
-        """The Gaussian with this mean and (positive definite) covariance."""
-        chol = np.linalg.cholesky(cov)
-        return cls(
-            np.asarray(mean, dtype=np.float64), chol, 2.0 * float(np.log(np.diag(chol)).sum())
-        )
-
-    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` draws (n, P) and the log density of each."""
-        u = rng.standard_normal((n, self.mean.size))
-        log_q = -0.5 * (
-            np.einsum("ij,ij->i", u, u) + self.mean.size * np.log(2 * np.pi) + self.logdet
-        )
-        return self.mean + u @ self.scale.T, log_q
-
-    @property
-    def variance(self) -> np.ndarray:
-        """The diagonal of the covariance."""
-        return np.einsum("ij,ij->i", self.scale, self.scale)
-
-    @property
-    def cov(self) -> np.ndarray:
-        """The covariance, (P, P)."""
-        return self.scale @ self.scale.T
+    num_paths: int = option(
+        4, _POSITIVE_INT, "Single paths; 1 is single-path Pathfinder (no resampling)."
+    )
+    max_iter: int = option(1000, _POSITIVE_INT, "L-BFGS iterations per path.")
+    history_size: int = option(6, _POSITIVE_INT, "Pairs kept for the inverse Hessian.")
+    num_elbo_draws: int = option(25, _POSITIVE_INT, "Draws per iterate for its ELBO.")
+    n_mc: int = option(
+        1000, N_MC, "Draws per path for the pool, the ELBO split and the Pareto k-hat."
+    )
 
 
 @dataclass(frozen=True)
@@ -118,8 +116,8 @@ class LBFGSPath:
         Whether L-BFGS met its tolerances before ``max_iter``.
     """
 
-    x: np.ndarray
-    grad: np.ndarray
+    x: Floats
+    grad: Floats
     converged: bool
 
     @property
@@ -129,8 +127,8 @@ class LBFGSPath:
 
 
 def lbfgs_path(
-    value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    x0: np.ndarray,
+    value_and_grad: Callable[[Floats], tuple[float, Floats]],
+    x0: Floats,
     *,
     max_iter: int,
     history_size: int,
@@ -146,9 +144,9 @@ def lbfgs_path(
     >>> path.converged, bool(np.abs(path.x[-1]).max() < 1e-6)
     (True, True)
     """
-    seen: dict[bytes, np.ndarray] = {}
+    seen: dict[bytes, Floats] = {}
 
-    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+    def objective(x: Floats) -> tuple[float, Floats]:
         value, grad = value_and_grad(x)
         seen[x.tobytes()] = grad
         return -value, -grad
@@ -156,9 +154,9 @@ def lbfgs_path(
     xs = [np.array(x0, dtype=np.float64)]
     grads = [value_and_grad(xs[0])[1]]
 
-    def record(intermediate_result: object) -> None:
+    def record(intermediate_result: OptimizeResult) -> None:
         # L-BFGS-B evaluates every accepted point during its line search.
-        x = np.array(intermediate_result.x, dtype=np.float64)  # type: ignore[attr-defined]
+        x = np.array(intermediate_result.x, dtype=np.float64)
         grad = seen.get(x.tobytes())
         xs.append(x)
         grads.append(value_and_grad(x)[1] if grad is None else grad)
@@ -180,7 +178,7 @@ def lbfgs_path(
     return LBFGSPath(np.array(xs), np.array(grads), bool(res.success))
 
 
-def update_diagonal(alpha: np.ndarray, s: np.ndarray, z: np.ndarray) -> np.ndarray:
+def update_diagonal(alpha: Floats, s: Floats, z: Floats) -> Floats:
     """Gilbert & Lemaréchal's diagonal update with the pair ``(s, z)`` (see module doc).
 
     Examples
@@ -198,9 +196,7 @@ def update_diagonal(alpha: np.ndarray, s: np.ndarray, z: np.ndarray) -> np.ndarr
     return 1.0 / inverse
 
 
-def inverse_hessian_factors(
-    alpha: np.ndarray, S: np.ndarray, Z: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def inverse_hessian_factors(alpha: Floats, S: Floats, Z: Floats) -> tuple[Floats, Floats]:
     r"""The factors of the L-BFGS inverse Hessian: ``beta`` (P, 2m) and ``gamma`` (2m, 2m).
 
     :math:`\Sigma = \mathrm{diag}(\alpha) + \beta\gamma\beta^\top`; ``S`` and ``Z`` hold
@@ -223,9 +219,7 @@ def inverse_hessian_factors(
     return beta, gamma
 
 
-def gaussian_at(
-    x: np.ndarray, grad: np.ndarray, alpha: np.ndarray, S: np.ndarray, Z: np.ndarray
-) -> Gaussian:
+def gaussian_at(x: Floats, grad: Floats, alpha: Floats, S: Floats, Z: Floats) -> Gaussian:
     """The Gaussian ``N(x + Sigma grad, Sigma)`` of an iterate (Algorithm 4, thin QR)."""
     sqrt_alpha = np.sqrt(alpha)
     if S.shape[1] == 0:  # no accepted pair yet: Sigma = diag(alpha)
@@ -244,9 +238,9 @@ class Iterate:
     """One iterate's inverse-Hessian ingredients and its Gaussian (None if not PD)."""
 
     index: int
-    alpha: np.ndarray
-    S: np.ndarray
-    Z: np.ndarray
+    alpha: Floats
+    S: Floats
+    Z: Floats
     q: Gaussian | None
 
 
@@ -254,7 +248,7 @@ def iterate_gaussians(path: LBFGSPath, history_size: int) -> Iterator[Iterate]:
     """The Gaussian at every iterate ``l = 1 .. L`` of ``path`` (Algorithm 3)."""
     size = path.x.shape[1]
     alpha = np.ones(size)
-    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    pairs: list[tuple[Floats, Floats]] = []
     for index in range(1, path.x.shape[0]):
         s = path.x[index] - path.x[index - 1]
         z = path.grad[index - 1] - path.grad[index]
@@ -295,9 +289,9 @@ class PathResult:
 
 
 def single_path(
-    value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    log_density: Callable[[np.ndarray], np.ndarray],
-    x0: np.ndarray,
+    value_and_grad: Callable[[Floats], tuple[float, Floats]],
+    log_density: Callable[[Floats], Floats],
+    x0: Floats,
     rng: np.random.Generator,
     *,
     max_iter: int,
@@ -329,3 +323,86 @@ def single_path(
         if np.isfinite(elbo) and elbo > best.elbo:
             best = PathResult(it.q, it.index, elbo, path.n_iterations, path.converged)
     return best
+
+
+@one_blas_thread
+def fit_pathfinder(
+    spec: ModelSpec, settings: FitSettings, options: PathfinderOptions
+) -> xr.DataTree:
+    """Single- or multi-path Pathfinder (Zhang et al. 2022) as a fit, judged by k-hat.
+
+    Each of ``num_paths`` L-BFGS runs starts uniformly in [-2, 2] on the unconstrained
+    (standardised) parameters, as Stan does, and keeps the Gaussian of largest ELBO along
+    its path (``num_elbo_draws`` draws per iterate). Each path's Gaussian gives ``n_mc``
+    draws; the ELBO split and the Pareto k-hat use them all. One path returns ``draws``
+    fresh draws of its Gaussian; several paths importance-resample ``draws`` of the pooled
+    draws with replacement, with Pareto-smoothed weights ``p(theta, y) / q_i(theta)`` (each
+    draw against the path that drew it, as Stan and the paper do).
+    """
+    post = Posterior(spec)
+    num_paths, n_mc = options.num_paths, options.n_mc
+    # One stream per path and one for the final draws: the same seed gives the same fit.
+    streams = [
+        np.random.default_rng(s)
+        for s in np.random.SeedSequence(settings.random_seed).spawn(num_paths + 1)
+    ]
+    paths: list[PathResult] = []
+    for rng in streams[:-1]:
+        x0 = rng.uniform(-2.0, 2.0, size=post.size)
+        paths.append(
+            single_path(
+                post.value_and_grad,
+                post.log_joint,
+                x0,
+                rng,
+                max_iter=options.max_iter,
+                history_size=options.history_size,
+                num_elbo_draws=options.num_elbo_draws,
+            )
+        )
+    qs = [p.q for p in paths if p.q is not None]
+    if not qs:
+        raise RuntimeError(
+            f"Pathfinder found no Gaussian with a finite ELBO on any of its {num_paths} "
+            "paths; use method='laplace' or method='nuts'."
+        )
+    rng = streams[-1]
+    pooled = [q.draw(rng, n_mc) for q in qs]
+    z = np.concatenate([d[0] for d in pooled])
+    log_q = np.concatenate([d[1] for d in pooled])
+    parts, log_ratios = judge_gaussians(
+        post,
+        qs,
+        z,
+        log_q,
+        prior_variance=post.prior.variance(),
+        flat_prior=spec.flat_intercept,
+    )
+    if len(qs) == 1:
+        theta, _ = qs[0].draw(rng, settings.draws)
+    else:
+        log_w, _ = psis(log_ratios)
+        weights = np.exp(log_w)
+        chosen = rng.choice(
+            z.shape[0], size=settings.draws, replace=True, p=weights / weights.sum()
+        )
+        theta = z[chosen]
+    optimisation = Optimisation(
+        converged=all(p.converged for p in paths),
+        n_iterations=int(sum(p.n_iterations for p in paths)),
+    )
+    record = VariationalRecord(
+        "pathfinder",
+        parts,
+        optimisation,
+        paths=PathRecord(
+            history_size=options.history_size,
+            num_elbo_draws=options.num_elbo_draws,
+            resampled=len(qs) > 1,
+            elbo=np.array([p.elbo for p in paths]),
+            iteration=np.array([p.iteration for p in paths], dtype=np.int64),
+            n_iterations=np.array([p.n_iterations for p in paths], dtype=np.int64),
+            converged=np.array([p.converged for p in paths]),
+        ),
+    )
+    return approximation_tree(spec, theta, record)

@@ -1,0 +1,404 @@
+r"""NUTS, warm-started at the Laplace approximation: a dense metric for free, short tuning.
+
+The posterior of a logistic or softmax regression is close to Gaussian, and its Laplace
+approximation :math:`N(\hat\theta, \Sigma)`, :math:`\Sigma = H^{-1}`, costs one L-BFGS run
+and one Hessian in closed form (:mod:`bayescore.inference.laplace`). Most of a cold NUTS
+run's tuning is spent learning what :math:`\Sigma` already says, so the sampler is given it:
+
+- ``nutpie`` (``sampler="auto"``): NUTS runs on the whitened parameters :math:`z` with
+  :math:`\theta = \hat\theta + L z`, :math:`L L^\top = \Sigma` (a dense mass matrix
+  :math:`\Sigma^{-1}`, exactly), whose posterior is close to :math:`N(0, I)`; nutpie's
+  diagonal adaptation refines the remaining scale. The log density and its gradient are
+  bayescore's closed form, compiled once per machine by numba into C callbacks nutpie
+  calls from its chains' threads without Python (:mod:`bayescore.inference.kernels`): the
+  data are arguments, not constants, so a fit on new data (cross-validation folds, refits)
+  costs only sampling, and no PyTensor graph is built or compiled.
+- ``pymc``: PyMC's NUTS on the model's own graph, with
+  :class:`~pymc.step_methods.hmc.quadpotential.QuadPotentialFullAdapt` initialised at
+  :math:`(\hat\theta, \Sigma)` and adapting from there.
+
+Either way every chain starts from its own draw of the Laplace Gaussian (over-dispersed
+enough for R-hat to mean something, already in the typical set), and the result is the same
+DataTree a cold PyMC run gives. Zero-sum models, ``warm_start=False``, numpyro and the
+options of ``pm.sample``'s own initialisation take PyMC's cold route.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import numbers
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from bayescore._names import ATTR_SAMPLER, ATTR_WARM_START, CHAIN, DRAW, POSTERIOR, SAMPLE_STATS
+from bayescore._pymc import import_pymc
+from bayescore._validation import LEVEL, Boolean, Interval, Options
+from bayescore.inference.laplace import Mode, find_mode
+from bayescore.inference.options import FitSettings, InstanceOf, MethodOptions, option
+from bayescore.inference.posterior import Posterior
+from bayescore.inference.tree import data_groups, posterior_dataset
+from bayescore.models import ModelSpec, model_spec, pymc_model
+
+if TYPE_CHECKING:
+    import pymc as pm
+    from nutpie.compile_pymc import CompiledPyMCModel
+    from nutpie.compiled_pyfunc import PyFuncModel
+
+__all__ = [
+    "MAX_DENSE",
+    "SAMPLERS",
+    "NutsOptions",
+    "WarmStart",
+    "fit_nuts",
+    "prepare_warm_start",
+    "sample_nutpie",
+    "sample_pymc",
+    "whitened_density",
+]
+
+Floats = NDArray[np.float64]
+
+#: Largest number of free parameters whose dense covariance is used (a P x P Cholesky).
+MAX_DENSE = 2000
+
+#: NUTS backends and the package each needs ("auto": nutpie where the warm start applies).
+SAMPLERS: dict[str, str | None] = {
+    "auto": None,
+    "pymc": None,
+    "nutpie": "nutpie",
+    "numpyro": "numpyro",
+}
+
+_PYMC = "pymc"  # the route of pm.sample's own options
+
+
+@dataclass(frozen=True)
+class NutsOptions(MethodOptions):
+    """Options of ``method="nuts"``; those of the ``pymc`` route go to ``pm.sample``."""
+
+    method = "nuts"
+
+    sampler: str = option(
+        "auto",
+        Options(tuple(SAMPLERS)),
+        "NUTS backend: nutpie on the compiled density where the warm start applies, "
+        "else PyMC; or 'pymc', 'nutpie', 'numpyro'.",
+    )
+    warm_start: bool = option(
+        True,
+        Boolean(),
+        "Start every chain from a draw of the Laplace approximation and give the sampler "
+        "its covariance as the mass matrix.",
+    )
+    target_accept: float = option(0.8, LEVEL, "Target acceptance rate (as PyMC).")
+    cores: int | None = option(
+        None,
+        Interval(numbers.Integral, 1, None, "left"),
+        "Chains run in parallel (default: one per chain).",
+    )
+    max_treedepth: int = option(
+        10, Interval(numbers.Integral, 1, 30, "both"), "Largest tree depth of a trajectory."
+    )
+    init: str | None = option(
+        None, InstanceOf((str,), "a str"), "pm.sample's initialisation.", route=_PYMC
+    )
+    initvals: object = option(
+        None,
+        InstanceOf((dict, list, tuple), "a dict or a list of dicts"),
+        "Initial values (pm.sample).",
+        route=_PYMC,
+    )
+    nuts_sampler_kwargs: dict[str, object] | None = option(
+        None, InstanceOf((dict,), "a dict"), "Options of the NUTS backend.", route=_PYMC
+    )
+    compile_kwargs: dict[str, object] | None = option(
+        None, InstanceOf((dict,), "a dict"), "Options of PyTensor's compile.", route=_PYMC
+    )
+    mp_ctx: str | None = option(
+        None, InstanceOf((str,), "a str"), "Multiprocessing context.", route=_PYMC
+    )
+    discard_tuned_samples: bool | None = option(
+        None, Boolean(), "Drop the tuning draws (pm.sample).", route=_PYMC
+    )
+    jitter_max_retries: int | None = option(
+        None,
+        Interval(numbers.Integral, 0, None, "left"),
+        "Retries of a jittered start (pm.sample).",
+        route=_PYMC,
+    )
+
+
+class WarmStart:
+    """The Laplace approximation of a model, ready to start NUTS from.
+
+    Attributes
+    ----------
+    posterior : Posterior
+    mode : Mode
+    q : Gaussian
+        The Laplace Gaussian in the posterior's flat layout (Cholesky factor ``q.scale``).
+    """
+
+    def __init__(self, posterior: Posterior, mode: Mode) -> None:
+        self.posterior = posterior
+        self.mode = mode
+        self.q = mode.gaussian()
+
+    @property
+    def mean(self) -> Floats:
+        """The mode."""
+        return self.q.mean
+
+    @property
+    def chol(self) -> Floats:
+        """The lower Cholesky factor of the Laplace covariance."""
+        return self.q.scale
+
+    def draws(self, n: int, seed: int) -> Floats:
+        """``n`` draws of the Laplace Gaussian, (n, P)."""
+        return self.q.transform(np.random.default_rng(seed).standard_normal((n, self.q.size)))
+
+
+def prepare_warm_start(spec: ModelSpec | None) -> WarmStart | None:
+    """The warm start of a bayescore model, or None when it does not apply.
+
+    None for zero-sum coding (no closed form), more than :data:`MAX_DENSE` parameters, a
+    mode search that did not converge (e.g. separable data under a flat intercept prior,
+    where no mode exists) or a covariance that is not positive definite.
+    """
+    if spec is None or not spec.closed_form:
+        return None
+    post = Posterior(spec)
+    if post.size > MAX_DENSE:
+        return None
+    mode = find_mode(post)
+    if not mode.converged:
+        return None
+    try:
+        return WarmStart(post, mode)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _seed(random_seed: int | None) -> int:
+    if random_seed is not None:
+        return int(random_seed)
+    return int(np.random.SeedSequence().generate_state(1)[0])
+
+
+def whitened_density(
+    post: Posterior, mean: Floats, L: Floats
+) -> Callable[[Floats], tuple[float, Floats]]:
+    """``z -> (log p(mean + L z | y), its gradient in z)``, up to a constant, compiled.
+
+    NUTS's Python callback for designs processed in row blocks (kept designs go to nutpie
+    as C callbacks): the likelihood of each block through the compiled kernels, with the
+    GIL released, the prior in numpy. The first call in a process imports numba and
+    compiles the kernels or loads them from numba's cache.
+    """
+    from bayescore.inference import kernels
+
+    kernel = kernels.logistic_value_grad if post.n_free == 1 else kernels.softmax_value_grad
+    mean = np.ascontiguousarray(mean, dtype=np.float64)
+    L = np.ascontiguousarray(L, dtype=np.float64)
+    LT = np.ascontiguousarray(L.T)
+
+    def density(z: Floats) -> tuple[float, Floats]:
+        theta = mean + L @ z
+        value, grad = 0.0, np.zeros(post.size)
+        for ZT, labels in post.designs():
+            value += kernel(ZT, labels.y, theta, grad)
+        values, grads = post.add_prior(theta[None, :], np.array([value]), grad[None, :])
+        return float(values[0]), LT @ grads[0]
+
+    return density
+
+
+def _nutpie_model(warm: WarmStart) -> CompiledPyMCModel | PyFuncModel:
+    """The nutpie model of the whitened posterior ``theta = mean + L z``, draws of ``theta``.
+
+    With the design kept in memory: bayescore's C callbacks
+    (:mod:`bayescore.inference.kernels`) in nutpie's numba-model container, so the chains'
+    threads never enter Python. Row blocks (large N): a Python callback of the same
+    compiled density, block by block.
+    """
+    from bayescore.inference import kernels
+
+    post = warm.posterior
+    size = warm.q.size
+    mean, L = np.ascontiguousarray(warm.mean), np.ascontiguousarray(warm.chol)
+
+    def initial_point(seed: int) -> Floats:
+        return np.random.default_rng(seed).standard_normal(size)
+
+    args = post.kernel_arguments()
+    if args is not None:
+        from nutpie.compile_pymc import CompiledPyMCModel
+
+        ZT, y, family, scale, nu = args
+        arrays = {"ZT": ZT, "y": y, "mean": mean, "L": L, "family": family, "scale": scale}
+        arrays["nu"] = nu
+        return CompiledPyMCModel(
+            dims={},
+            compiled_logp_func=kernels.nutpie_logp,
+            compiled_expand_func=kernels.nutpie_expand,
+            initial_point_func=initial_point,
+            shared_data=arrays,  # nutpie keeps the model, and so these arrays, alive
+            shared_var_keys={},
+            user_data=kernels.user_data(post.n_free, ZT, y, mean, L, family, scale, nu),
+            n_expanded=size,
+            shape_info=(["theta"], [slice(0, size)], [(size,)]),
+            logp_func=None,
+            expand_func=None,
+            _n_dim=size,
+            _shapes={"theta": (size,)},
+            _coords={},
+        )
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    density = whitened_density(post, mean, L)
+    density(np.zeros(size))  # compile (or load) the kernels here, not on the chains' threads
+
+    def logp(z: Floats, **_: object) -> tuple[float, Floats]:
+        return density(z)
+
+    def expand(z: Floats, **_: object) -> dict[str, Floats]:
+        return {"theta": mean + L @ z}
+
+    return from_pyfunc(
+        ndim=size,
+        make_logp_fn=lambda: logp,
+        make_expand_fn=lambda *_: expand,
+        expanded_dtypes=[np.dtype(np.float64)],
+        expanded_shapes=[(size,)],
+        expanded_names=["theta"],
+        make_initial_point_fn=initial_point,
+    )
+
+
+def sample_nutpie(warm: WarmStart, settings: FitSettings, options: NutsOptions) -> xr.DataTree:
+    """NUTS through nutpie on the whitened parameters, with bayescore's compiled density."""
+    from nutpie import sample
+
+    spec = warm.posterior.spec
+    trace = sample(
+        _nutpie_model(warm),
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=settings.chains if options.cores is None else options.cores,
+        seed=_seed(settings.random_seed),
+        progress_bar=settings.progressbar,
+        save_warmup=False,
+        target_accept=options.target_accept,
+        maxdepth=options.max_treedepth,
+    )
+    theta = trace[POSTERIOR]["theta"].transpose(CHAIN, DRAW, ...).values
+    tree = xr.DataTree()
+    tree[POSTERIOR] = xr.DataTree(posterior_dataset(spec, theta))
+    tree[SAMPLE_STATS] = trace[SAMPLE_STATS].copy()
+    for group, ds in data_groups(spec).items():
+        tree[group] = xr.DataTree(ds)
+    tree[POSTERIOR].attrs.update({"inference_library": "nutpie", "tuning_steps": settings.tune})
+    return tree
+
+
+def sample_pymc(
+    model: pm.Model, warm: WarmStart, settings: FitSettings, options: NutsOptions
+) -> xr.DataTree:
+    """PyMC's NUTS on the model's graph, its dense metric started at the Laplace covariance."""
+    pm = import_pymc()
+    from pymc.step_methods.hmc.quadpotential import QuadPotentialFullAdapt
+
+    post = warm.posterior
+    starts = warm.draws(settings.chains, _seed(settings.random_seed))
+    initvals = [post.split(row) for row in starts]
+    with model:
+        # The potential's layout is the step's variables in the order given here: the
+        # posterior's layout (intercepts, then coefficients), each raveled in C order.
+        with warnings.catch_warnings():  # PyMC flags the class "experimental"
+            warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
+            potential = QuadPotentialFullAdapt(
+                warm.q.size, warm.mean, warm.mode.covariance(), initial_weight=100
+            )
+        step = pm.NUTS(
+            vars=[model[name] for name in post.names],
+            potential=potential,
+            target_accept=options.target_accept,
+            max_treedepth=options.max_treedepth,
+        )
+        return pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.chains if options.cores is None else options.cores,
+            step=step,
+            initvals=initvals,
+            random_seed=settings.random_seed,
+            progressbar=settings.progressbar,
+            compute_convergence_checks=False,
+            **options.to_kwargs(_PYMC),
+        )
+
+
+def _stamp(idata: xr.DataTree, sampler: str, warm_start: str) -> xr.DataTree:
+    for group in (POSTERIOR, SAMPLE_STATS):
+        idata[group].attrs.update({ATTR_SAMPLER: sampler, ATTR_WARM_START: warm_start})
+    return idata
+
+
+def fit_nuts(
+    model: pm.Model | ModelSpec, settings: FitSettings, options: NutsOptions
+) -> xr.DataTree:
+    """NUTS on ``model``: warm-started where bayescore's closed form covers it, else cold."""
+    module = SAMPLERS[options.sampler]
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ImportError(
+            f"sampler={options.sampler!r} needs the {module!r} package, which is not "
+            "installed. Install the fast backends with `pip install 'bayescore[fast]'`, or "
+            "use sampler='auto', 'pymc' or 'nutpie'."
+        )
+    # The warm start needs bayescore's closed-form posterior; options of pm.sample's own
+    # initialisation, numpyro, or warm_start=False take PyMC's route, started cold.
+    warm = None
+    if options.warm_start and options.sampler != "numpyro" and not options.passed(_PYMC):
+        warm = prepare_warm_start(model_spec(model))
+    if warm is not None:
+        backend = "pymc" if options.sampler == "pymc" else "nutpie"
+    else:
+        backend = "pymc" if options.sampler == "auto" else options.sampler
+    if backend == "nutpie" and settings.tune < 1:
+        # nutpie panics (in Rust) without a tuning step: say so before it does.
+        raise ValueError(
+            "The 'tune' parameter of fit must be an int >= 1 for NUTS through nutpie (its "
+            "step size and mass matrix adapt while tuning). Got 0 instead; pass tune >= 1, "
+            "or sampler='pymc'."
+        )
+    if warm is not None and backend == "nutpie":
+        return _stamp(sample_nutpie(warm, settings, options), backend, "laplace")
+    if warm is not None:
+        return _stamp(sample_pymc(pymc_model(model), warm, settings, options), backend, "laplace")
+    pm = import_pymc()
+    extra = options.to_kwargs(_PYMC)
+    if "max_treedepth" in options.given:
+        extra["max_treedepth"] = options.max_treedepth
+    with pymc_model(model):
+        idata = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.chains if options.cores is None else options.cores,
+            random_seed=settings.random_seed,
+            target_accept=options.target_accept,
+            nuts_sampler=backend,
+            progressbar=settings.progressbar,
+            compute_convergence_checks=False,
+            **extra,
+        )
+    return _stamp(idata, backend, "none")
