@@ -330,5 +330,5 @@ def fit_advi_fixed(
         history=history,
     )
     method = "fullrank_advi" if full_rank else "advi"
-    record = VariationalRecord(method, parts, optimisation, n_points=fit.n_points)
+    record = VariationalRecord(method, parts, optimisation, n_points=fit.n_points, q=q)
     return approximation_tree(spec, theta, record)

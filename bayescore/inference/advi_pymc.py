@@ -403,7 +403,11 @@ def fit_stochastic(
         batch_size=batch_size,
         checks=np.asarray(stopper.elbo_trace),
     )
-    record = VariationalRecord(method, parts, optimisation, stochastic=stochastic)
+    q = None
+    if isinstance(density, Reordered):  # q in the closed-form posterior's layout
+        q_pymc, index = q_gaussian(approx), density.index
+        q = Gaussian.from_cov(q_pymc.mean[index], q_pymc.cov[np.ix_(index, index)])
+    record = VariationalRecord(method, parts, optimisation, stochastic=stochastic, q=q)
     idata[VARIATIONAL] = xr.DataTree(record.to_dataset())
     return idata
 

@@ -134,5 +134,6 @@ def fit_laplace(spec: ModelSpec, settings: FitSettings, options: LaplaceOptions)
         prior_variance=post.prior.variance(),
         flat_prior=spec.flat_intercept,
     )
-    record = VariationalRecord("laplace", parts, Optimisation(mode.converged, mode.n_iterations))
+    optimisation = Optimisation(mode.converged, mode.n_iterations)
+    record = VariationalRecord("laplace", parts, optimisation, q=q)
     return approximation_tree(spec, theta, record)

@@ -404,5 +404,8 @@ def fit_pathfinder(
             n_iterations=np.array([p.n_iterations for p in paths], dtype=np.int64),
             converged=np.array([p.converged for p in paths]),
         ),
+        # One path's draws are its Gaussian's; pooled paths are importance-resampled
+        # towards the posterior, and no single q describes them.
+        q=qs[0] if len(qs) == 1 else None,
     )
     return approximation_tree(spec, theta, record)

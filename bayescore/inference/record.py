@@ -48,6 +48,8 @@ Floats = NDArray[np.float64]
 
 #: Dim of the stopping rule's ELBO checks of stochastic ADVI.
 CHECK_ITERATION = "check_" + ITERATION
+#: Dim of the columns of q's scale factor (rows: the parameters).
+_FACTOR = "factor"
 #: A file's way of saying "no minibatch" (netCDF attributes cannot be None).
 _FULL_DATA = -1
 
@@ -338,7 +340,7 @@ class VariationalRecord:
             )
         if self.q is not None:
             data["q_mean"] = ((PARAMETER,), self.q.mean)
-            data["q_scale"] = ((PARAMETER, PARAMETER + "_"), self.q.scale)
+            data["q_scale"] = ((PARAMETER, _FACTOR), self.q.scale)
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
     @classmethod

@@ -10,6 +10,8 @@ PyMC would write for the same model (free variables, the reference-coded full
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
@@ -18,7 +20,13 @@ from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, FREE_CLASS, OBS, POSTE
 from bayescore.inference.record import VariationalRecord
 from bayescore.models import ModelSpec, family
 
-__all__ = ["approximation_tree", "data_groups", "posterior_dataset"]
+__all__ = [
+    "approximation_tree",
+    "data_groups",
+    "flat_draws",
+    "posterior_dataset",
+    "spec_from_tree",
+]
 
 
 def posterior_dataset(spec: ModelSpec, theta: NDArray[np.float64]) -> xr.Dataset:
@@ -117,3 +125,58 @@ def approximation_tree(
     tree[VARIATIONAL] = xr.DataTree(record.to_dataset())
     tree[POSTERIOR].attrs["inference_library"] = "bayescore"
     return tree
+
+
+def spec_from_tree(idata: xr.DataTree) -> ModelSpec:
+    """The :class:`~bayescore.models.ModelSpec` a bayescore fit was made from.
+
+    The inverse of :func:`data_groups`: the training data, classes, feature names and the
+    stored standardisation (not recomputed), and the prior settings recorded by
+    :func:`bayescore.fit`.
+
+    Examples
+    --------
+    >>> import bayescore as bs
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+    >>> fit = bs.fit(bs.build_model(X, ["a", "a", "b", "b"]), "laplace", draws=5, warn=False)
+    >>> spec = spec_from_tree(fit)
+    >>> spec.kind, spec.classes.tolist(), spec.X.shape
+    ('logistic', ['a', 'b'], (4, 2))
+    """
+    import json
+
+    from bayescore._names import ATTR_KIND, ATTR_SETTINGS, CONSTANT_DATA, OBSERVED_DATA
+    from bayescore.data import Standardization
+    from bayescore.models import make_spec
+
+    post, const = idata[POSTERIOR], idata[CONSTANT_DATA].to_dataset()
+    settings = json.loads(post.attrs[ATTR_SETTINGS])
+    settings.pop("kind", None)
+    spec = make_spec(
+        np.asarray(const["X"].values, dtype=np.float64),
+        np.asarray(idata[OBSERVED_DATA]["y"].values, dtype=np.int64),
+        np.asarray(const["classes"].values),
+        kind=post.attrs[ATTR_KIND],
+        feature_names=[str(f) for f in const[FEATURE].values],
+        **settings,
+    )
+    stored = Standardization(
+        np.asarray(const["x_mean"].values, dtype=np.float64),
+        np.asarray(const["x_scale"].values, dtype=np.float64),
+    )
+    return dataclasses.replace(spec, standardization=stored)
+
+
+def flat_draws(spec: ModelSpec, posterior: xr.Dataset) -> NDArray[np.float64]:
+    """The posterior's draws in the flat layout of the closed-form posterior, (chain, draw, P).
+
+    The inverse of :func:`posterior_dataset` on the free variables: per draw
+    ``W = [intercepts; coefficients]`` of shape (D + 1, K - 1), raveled in C order.
+    """
+    names = family(spec.kind).free_names(spec)
+    a = posterior[names[0]].transpose(CHAIN, DRAW, ...).values
+    B = posterior[names[1]].transpose(CHAIN, DRAW, FEATURE, ...).values
+    n_chains, n_draws = a.shape[:2]
+    a = a.reshape(n_chains, n_draws, 1, -1)
+    B = B.reshape(n_chains, n_draws, spec.n_features, -1)
+    return np.concatenate([a, B], axis=2).reshape(n_chains, n_draws, -1)
