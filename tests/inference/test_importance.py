@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from problems import make_data, pymc_point
 from scipy import stats
 
 import bayescore as bs
 from bayescore.inference.importance import log_ratios
-from problems import make_data, pymc_point
 
 
 @pytest.mark.parametrize(
