@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test lint format bench docs cli-docs install install-dev clean
+.PHONY: demo test test-fast lint format bench docs cli-docs install install-dev clean
 
 $(PY):
 	@base="$$(PYTHON='$(PYTHON)' .ci/find-python)" || exit 1; \
@@ -33,6 +33,11 @@ test: $(VENV)/.installed-dev
 	$(PY) -m pytest
 	BAYESCORE_NOTEBOOK_DRAWS=1000,300 $(PY) -m pytest --nbmake notebooks -p no:cacheprovider \
 		-o addopts="" -o testpaths=notebooks
+
+# The fast lane for daily work: everything but the tests marked slow (long sampling runs, the
+# Dask cluster, headless Chromium, fresh processes that compile); CI runs the whole suite.
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -m "not slow"
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check bayescore tests benchmarks examples docs

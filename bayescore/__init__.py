@@ -27,6 +27,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "datasets": ("load_dataset", "list_datasets"),
     "models": ("build_model",),
     "inference": ("fit",),
+    "inference.resample": ("reweight",),
     "predictive": ("predict_proba_draws", "log_likelihood_draws"),
     "estimators": ("BayesianLogisticClassifier", "BayesianSoftmaxClassifier"),
     "io": ("save", "load"),

@@ -4,7 +4,7 @@ Every scorer, calibrator and comparison calls :func:`prepare` (point probabiliti
 logits) or :func:`prepare_draws` (posterior draws), then a numpy kernel from
 :mod:`bayescore._array`, then :func:`wrap` to give back the kind of object it was given.
 
-Label rule (SPEC §2). When class labels are known, from ``labels=`` or the ``class``
+Label rule. When class labels are known, from ``labels=`` or the ``class``
 coordinate of a DataArray, ``y`` is matched against them **by value**, whatever the type or
 order of either: integers against a coordinate ``[1, 2, 3]`` are values, not positions. Only
 when no class labels are known is ``y`` positional (integer, bool or integral-float class
@@ -525,7 +525,7 @@ def _float_draws(arr: np.ndarray, name: str) -> np.ndarray:
 
 
 def sum_tolerance(dtype: np.dtype[Any], n_classes: int) -> float:
-    """Tolerance of "rows sum to 1": 1e-6 (SPEC §3), wider only where float32 cannot do it.
+    """Tolerance of "rows sum to 1": 1e-6, wider only where float32 cannot do it.
 
     A float32 row of K probabilities that sum to 1 exactly in real numbers sums to 1 only
     within about ``K * eps_float32`` after rounding (softmax in float32 with K = 100 is off

@@ -7,8 +7,8 @@ Defined once, with the measurement behind each, instead of per module:
   designs are processed in row blocks built on the fly, and memory stays bounded at any N.
 - :data:`BLOCK_ELEMENTS` (4 MB): the rows of one such block.
 - :data:`WORK_ELEMENTS` (8 MB): a temporary of a vectorised pass, e.g. the logits of many
-  parameter draws for a block of rows; sized to stay in cache (1.6x faster than 32 MB for
-  1,000 draws on 5,000 rows, measured on the project's 2-core machine).
+  parameter draws for a block of rows; sized to stay in cache (faster than 32 MB blocks
+  for 1,000 draws on 5,000 rows).
 - :data:`PREDICT_ELEMENTS` (32 MB): the ``(draws, rows, class)`` logits of one chunk of a
   prediction, small beside the ``(chain, draw, obs, class)`` result it fills.
 """

@@ -62,6 +62,8 @@ ATTR_SETTINGS: Final = "bayescore_settings"
 ATTR_SAMPLER: Final = "bayescore_sampler"
 #: How NUTS was started: "laplace" (warm start) or "none".
 ATTR_WARM_START: Final = "bayescore_warm_start"
+#: Why: how the mode was found, or why the start was cold.
+ATTR_WARM_START_REASON: Final = "bayescore_warm_start_reason"
 #: Integer file format version, written by ``save`` and checked by ``load``.
 ATTR_FORMAT: Final = "bayescore_format"
 #: Version of bayescore that wrote a file.
@@ -119,6 +121,7 @@ __all__ = [
     "ATTR_SETTINGS",
     "ATTR_VERSION",
     "ATTR_WARM_START",
+    "ATTR_WARM_START_REASON",
     "BIN",
     "CHAIN",
     "CHECK",

@@ -3,7 +3,7 @@
 :func:`point_score` is the body of every point scorer in :mod:`bayescore.scoring`: one call
 to :func:`bayescore._inputs.prepare`, one kernel from :mod:`bayescore._array.scores`, one
 :func:`summarise`. The training losses offered for comparison (label smoothing, class
-weights, focal loss; SPEC §3) are built on it here and, with the uniform and class-prior
+weights, focal loss) are built on it here and, with the uniform and class-prior
 baselines, re-exported by :mod:`bayescore.scoring`, their public home.
 """
 

@@ -33,7 +33,10 @@ from bayescore._names import (
     as_idata,
     has_group,
 )
+from bayescore._stack import user_stacklevel
 from bayescore.inference.record import VariationalRecord
+from bayescore.inference.tree import flat_labels, spec_from_tree
+from bayescore.inference.verdict import ESS_MIN, SD_RATIO, SHIFT_MAX, Verdict
 
 __all__ = ["ConvergenceWarning", "Diagnosis", "diagnose", "warn_if_failed"]
 
@@ -57,12 +60,16 @@ class Diagnosis:
         One line per failed check: what failed and what to try.
     method : str
         ``nuts``, ``advi``, ``fullrank_advi``, ``laplace`` or ``pathfinder``.
+    verdict : Verdict or None
+        Approximations: whether their draws are usable as they are, after reweighting
+        (:func:`bayescore.reweight`) or not at all, with the evidence.
     """
 
     ok: bool
     table: xr.Dataset
     messages: list[str] = field(default_factory=list)
     method: str = "nuts"
+    verdict: Verdict | None = None
 
     def __getitem__(self, check: str) -> float:
         """Value of one check, e.g. ``d["r_hat_max"]``."""
@@ -100,23 +107,36 @@ _ADVICE = {
     "pareto_k": "the approximation is far from the posterior (importance ratios p/q are "
     "heavy-tailed): use method='nuts', or method='fullrank_advi' if a mean-field fit missed "
     "correlations between parameters",
+    "is_ess": "importance sampling from the approximation has too few effective draws to "
+    "check it: use method='nuts'",
+    "mean_shift_max": "the posterior's means differ from these draws': use bs.reweight(fit) "
+    "for importance-resampled draws of the posterior, or method='nuts'",
+    "sd_ratio_min": "the posterior is narrower than these draws in some direction: use "
+    "bs.reweight(fit), or method='nuts'",
+    "sd_ratio_max": "the posterior is wider than these draws in some direction (mean-field "
+    "ADVI misses correlations): use bs.reweight(fit), method='fullrank_advi' or "
+    "method='nuts'",
 }
 
-#: Advice that depends on the method, by (check, method); else :data:`_ADVICE`.
+#: What to try when an approximation's draws are not usable as they are, by method (and
+#: "minibatch" for minibatch ADVI); else the advice of the failed checks.
 _METHOD_ADVICE = {
-    ("pareto_k", "laplace"): "the posterior is too far from the Gaussian at its mode "
-    "(importance ratios p/q are heavy-tailed; skewed posteriors, Student-t priors, few "
-    "observations per parameter): use method='nuts', or method='pathfinder', whose "
-    "importance resampling corrects moderate departures",
-    ("pareto_k", "pathfinder"): "Pathfinder's Gaussians are far from the posterior "
-    "(importance ratios p/q are heavy-tailed): use method='nuts'; if its paths stopped "
-    "early (path_converged), raise max_iter, and more num_paths can find a better Gaussian",
-    # Measured at N = 10^6, D = 20: minibatch ADVI 25 s, means 0.8 sd off (k-hat 0.77);
-    # full-data fixed-draw ADVI 10 s, 0.02 sd (k-hat 0.29); Laplace 5 s, k-hat -0.04.
-    ("pareto_k", "minibatch"): "minibatch gradients are too noisy for a posterior this "
-    "narrow (importance ratios p/q are heavy-tailed): drop batch_size (full-data ADVI on "
-    "fixed draws reads the rows in blocks, so memory stays bounded), or use "
-    "method='laplace', which gets more exact as N grows",
+    "laplace": "the posterior is too far from the Gaussian at its mode (skewed "
+    "posteriors, Student-t priors, few observations per parameter): use bs.reweight(fit) "
+    "when the verdict allows it, or method='nuts'",
+    "advi": "mean-field ADVI misses the posterior (it cannot represent correlations, and "
+    "it underestimates sds): use method='fullrank_advi', bs.reweight(fit) when the verdict "
+    "allows it, or method='nuts'",
+    "fullrank_advi": "the posterior is too far from any Gaussian: use bs.reweight(fit) "
+    "when the verdict allows it, or method='nuts'",
+    "pathfinder": "Pathfinder's Gaussians are far from the posterior: use method='nuts' "
+    "or bs.reweight(fit) when the verdict allows it; if its paths stopped early "
+    "(path_converged), raise max_iter, and more num_paths can find a better Gaussian",
+    # At N = 10^6 minibatch ADVI's means were 0.8 sd off (k-hat 0.77) where full-data
+    # fixed-draw ADVI was 0.02 sd off (k-hat 0.29) and Laplace near exact (k-hat -0.04).
+    "minibatch": "minibatch gradients are too noisy for a posterior this narrow: drop "
+    "batch_size (full-data ADVI on fixed draws reads the rows in blocks, so memory stays "
+    "bounded), or use method='laplace', which gets more exact as N grows",
 }
 
 
@@ -185,7 +205,7 @@ def _vi_checks(
     if method == "laplace":
         rows = [("mode_converged", converged, ">=", 1.0)]
     elif method == "pathfinder":
-        # Each path keeps its best Gaussian wherever L-BFGS stopped: k-hat judges it.
+        # Each path keeps its best Gaussian wherever L-BFGS stopped: the verdict judges it.
         share = float(record.paths.converged.mean()) if record.paths is not None else np.nan
         rows = [("paths_converged_share", share, "info", 1.0)]
     else:
@@ -194,16 +214,81 @@ def _vi_checks(
             ("elbo_converged", converged, ">=", 1.0),
             ("elbo_relative_change", float(opt.relative_change), "info", tol),
         ]
+    if record.reweighted:
+        rows = [(name, value, "info", threshold) for name, value, _, threshold in rows]
+    v = record.verdict
+    if v is None:
+        # Files written before bayescore's verdicts: the Pareto k-hat of q's own ratios.
+        rows.append(("pareto_k", record.parts.pareto_k, "<=", k_max))
+    else:
+        # The verdict (inference.verdict): importance sampling must be reliable, then the
+        # posterior's moments must be close to the draws' for them to be usable as they are.
+        moments = "info" if not np.isfinite(v.mean_shift) else None
+        rows += [
+            ("pareto_k", v.k_hat, "<=", k_max),
+            ("is_ess", v.ess, ">=", ESS_MIN),
+            ("mean_shift_max", v.mean_shift, moments or "<=", SHIFT_MAX),
+            ("sd_ratio_min", v.sd_ratio_low, moments or ">=", SD_RATIO[0]),
+            ("sd_ratio_max", v.sd_ratio_high, moments or "<=", SD_RATIO[1]),
+            ("verdict_draws", float(v.n_draws), "info", 0.0),
+            ("borderline", float(v.borderline), "info", 0.0),
+            ("pareto_k_q", record.parts.pareto_k, "info", k_max),
+        ]
     parts = record.parts
     rows += [
-        # The independent check (Yao et al. 2018): importance ratios of p over q.
-        ("pareto_k", parts.pareto_k, "<=", k_max),
         ("elbo", parts.elbo, "info", 0.0),
         ("expected_log_likelihood", parts.expected_log_likelihood, "info", 0.0),
         ("kl", parts.kl, "info", 0.0),
     ]
     return rows
 
+
+def _labels(idata: xr.DataTree) -> list[str] | None:
+    """Names of a bayescore fit's flat parameters (None for other fits)."""
+    try:
+        return flat_labels(spec_from_tree(idata))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _verdict_messages(record: VariationalRecord, labels: list[str] | None) -> list[str]:
+    """What the verdict means for the user, in words (empty when the draws are usable)."""
+    v = record.verdict
+    if v is None:
+        return []
+    where = ""
+    if v.worst >= 0 and labels is not None and v.worst < len(labels):
+        where = f" (worst: {labels[v.worst]})"
+    lines = []
+    if v.decision == "usable after reweighting":
+        lines.append(
+            f"verdict: usable after reweighting. The posterior differs from these draws: a "
+            f"mean lies {v.mean_shift:.2f} sd from theirs{where}, posterior sds are "
+            f"{v.sd_ratio_low:.2f}-{v.sd_ratio_high:.2f} times theirs. Use "
+            "bs.reweight(fit) for importance-resampled draws of the posterior, or "
+            "method='nuts'."
+        )
+    elif v.decision == "not usable":
+        what = "these reweighted draws" if v.reweighted else "this approximation"
+        lines.append(
+            f"verdict: not usable. Importance sampling from {what} cannot reach the "
+            f"posterior reliably (Pareto k-hat {v.k_hat:.2f}, ESS {v.ess:.0f}), so nothing "
+            "checks its draws."
+        )
+    if v.borderline:
+        lines.append(
+            f"The verdict is borderline: within Monte Carlo error of its threshold after "
+            f"{v.n_draws} draws (k-hat {v.k_hat:.2f} +- {v.k_hat_spread:.2f}, largest shift "
+            f"{v.mean_shift:.2f} +- {v.mean_shift_se:.2f} sd); another seed may decide "
+            "otherwise."
+        )
+    return lines
+
+
+#: The checks behind an approximation's verdict.
+_VERDICT_CHECKS = frozenset(
+    {"pareto_k", "is_ess", "mean_shift_max", "sd_ratio_min", "sd_ratio_max"}
+)
 
 _COMPARE = {
     "<": np.less,
@@ -281,10 +366,10 @@ def diagnose(
         thresholds.append(threshold)
         passed.append(ok)
         if not ok:
-            messages.append(
-                f"{name} = {value:.4g} fails '{rule} {threshold:.4g}': "
-                f"{_METHOD_ADVICE.get((name, advice_for), _ADVICE[name])}."
-            )
+            advice = _ADVICE[name]
+            if name in _VERDICT_CHECKS:
+                advice = _METHOD_ADVICE.get(advice_for, advice)
+            messages.append(f"{name} = {value:.4g} fails '{rule} {threshold:.4g}': {advice}.")
     table = xr.Dataset(
         {
             "value": ((CHECK,), np.asarray(values, dtype=float)),
@@ -295,18 +380,12 @@ def diagnose(
         coords={CHECK: names},
         attrs={"method": method},
     )
-    return Diagnosis(ok=all(passed), table=table, messages=messages, method=method)
-
-
-def _user_stacklevel() -> int:
-    """Stack level of the first frame outside bayescore, so warnings point at user code."""
-    import inspect
-
-    level, frame = 1, inspect.currentframe()
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("bayescore"):
-        frame = frame.f_back
-        level += 1
-    return level - 1
+    if record is not None:
+        messages += _verdict_messages(record, _labels(idata))
+    verdict = record.verdict if record is not None else None
+    return Diagnosis(
+        ok=all(passed), table=table, messages=messages, method=method, verdict=verdict
+    )
 
 
 def warn_if_failed(idata: Any) -> Diagnosis:
@@ -321,6 +400,6 @@ def warn_if_failed(idata: Any) -> Diagnosis:
             "The fit failed convergence checks; its scores may be unreliable:\n  "
             + "\n  ".join(diagnosis.messages),
             ConvergenceWarning,
-            stacklevel=_user_stacklevel(),
+            stacklevel=user_stacklevel(),
         )
     return diagnosis

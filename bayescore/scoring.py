@@ -4,7 +4,7 @@ Every model's predictions, and any external model's probabilities, are scored he
 scores are in nats (natural log) unless ``base=2`` asks for bits; lower is better except
 for the spherical score and accuracy.
 
-Inputs follow SPEC §2-§4: ``probs`` is ``(n_obs, n_classes)`` (or 1-D positive-class
+Inputs: ``probs`` is ``(n_obs, n_classes)`` (or 1-D positive-class
 probabilities for binary problems); posterior ``draws`` are ``(S, n_obs, n_classes)``,
 ``(chain, draw, n_obs, n_classes)`` or a DataArray with dims ``(chain, draw, obs, class)``,
 ``(sample, obs, class)`` or ``(obs, class)``, possibly dask-backed. ``y`` holds labels matched

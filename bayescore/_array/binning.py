@@ -1,7 +1,7 @@
 r"""Numpy kernels for calibration: binning, bin statistics, ECE/MCE, Wilson intervals, PAV.
 
 Valid input is assumed (probabilities in [0, 1], integer class indices); nothing here knows
-about xarray. Top-label convention (SPEC §3): confidence :math:`c_n = \max_k p_{nk}`,
+about xarray. Top-label convention: confidence :math:`c_n = \max_k p_{nk}`,
 correct :math:`= [\arg\max_k p_{nk} = y_n]`; with ``"uniform"`` bins, bin :math:`b` of
 :math:`B` holds :math:`b/B < c \le (b+1)/B` (bin 0 also holds 0).
 """

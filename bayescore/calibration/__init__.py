@@ -1,6 +1,6 @@
 r"""Calibration: reliability tables, the ECE family, decompositions and recalibration.
 
-Top-label calibration (SPEC §3): confidence :math:`c_n = \max_k p_{nk}`, correct
+Top-label calibration: confidence :math:`c_n = \max_k p_{nk}`, correct
 :math:`= [\arg\max_k p_{nk} = y_n]`; ECE :math:`= \sum_b (n_b/N)|\mathrm{acc}_b -
 \mathrm{conf}_b|`. Everything works on any model's probabilities; nothing here imports
 PyMC, PyTensor or ArviZ.

@@ -4,7 +4,7 @@ Dimitriadis, Gneiting & Jordan (2021), "Stable reliability diagrams for probabil
 classifiers", PNAS 118: e2016191118. The recalibrated forecast :math:`\hat x` is the
 isotonic (PAV) regression of the binary outcomes on the forecasts, ties pooled; it bins
 optimally and reproducibly, so no ``n_bins`` is needed. For a proper score :math:`S`, means
-over observations :math:`\bar S`, and climatology :math:`\bar o` (SPEC §3):
+over observations :math:`\bar S`, and climatology :math:`\bar o`:
 
 .. math::
 

@@ -1,6 +1,6 @@
 r"""Calibration error measures: the ECE family, reliability tables, smooth and posterior ECE.
 
-Top-label calibration (SPEC §3): confidence :math:`c_n = \max_k p_{nk}`, correct
+Top-label calibration: confidence :math:`c_n = \max_k p_{nk}`, correct
 :math:`= [\arg\max_k p_{nk} = y_n]`. With ``strategy="uniform"`` bin :math:`b` of :math:`B`
 holds :math:`b/B < c \le (b+1)/B` (bin 0 also holds 0); ``"quantile"`` makes :math:`B` bins
 of (nearly) equal count. :math:`\mathrm{ECE} = \sum_b (n_b/N)\,|\mathrm{acc}_b -

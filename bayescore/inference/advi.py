@@ -34,9 +34,9 @@ from bayescore.inference.gaussian import LOG_2PI_E, Gaussian
 from bayescore.inference.laplace import N_MC, find_mode
 from bayescore.inference.options import FitSettings, MethodOptions, option
 from bayescore.inference.posterior import Posterior
-from bayescore.inference.record import Optimisation, VariationalRecord, judge_gaussians
-from bayescore.inference.threads import one_blas_thread
+from bayescore.inference.record import Optimisation, VariationalRecord, elbo_of_gaussians
 from bayescore.inference.tree import approximation_tree
+from bayescore.inference.verdict import judge, proposal_nu
 from bayescore.models import ModelSpec
 
 __all__ = [
@@ -274,7 +274,6 @@ def fit_gaussian(
     )
 
 
-@one_blas_thread
 def fit_advi_fixed(
     spec: ModelSpec, settings: FitSettings, options: AdviOptions, *, full_rank: bool
 ) -> xr.DataTree:
@@ -306,7 +305,7 @@ def fit_advi_fixed(
     rng = np.random.default_rng(settings.random_seed)
     theta, _ = q.draw(rng, settings.draws)
     z, log_q = q.draw(rng, options.n_mc)
-    parts, _ = judge_gaussians(
+    parts, _ = elbo_of_gaussians(
         post,
         [q],
         z,
@@ -314,6 +313,7 @@ def fit_advi_fixed(
         prior_variance=post.prior.variance(),
         flat_prior=spec.flat_intercept,
     )
+    verdict = judge(post, q.mean, q.cov, rng, nu=proposal_nu(spec))
     # The fixed-draw objective leaves out constants; restore them so that the history is
     # on the scale of the reported ELBO: the prior's normalising constant and the Gaussian
     # entropy's P/2 log(2 pi e).
@@ -330,5 +330,7 @@ def fit_advi_fixed(
         history=history,
     )
     method = "fullrank_advi" if full_rank else "advi"
-    record = VariationalRecord(method, parts, optimisation, n_points=fit.n_points, q=q)
+    record = VariationalRecord(
+        method, parts, optimisation, n_points=fit.n_points, q=q, verdict=verdict
+    )
     return approximation_tree(spec, theta, record)

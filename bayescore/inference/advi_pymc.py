@@ -30,9 +30,10 @@ from bayescore.inference.record import (
     Optimisation,
     StochasticRecord,
     VariationalRecord,
-    judge_gaussians,
+    elbo_of_gaussians,
 )
 from bayescore.inference.tree import data_groups
+from bayescore.inference.verdict import NU, judge, proposal_nu
 from bayescore.models import build_from_spec, model_spec
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ def elbo_parts(
         )
     q = q_gaussian(approx)
     z, log_q = q.draw(np.random.default_rng(random_seed), n_mc)
-    parts, _ = judge_gaussians(
+    parts, _ = elbo_of_gaussians(
         density,
         [q],
         z,
@@ -403,11 +404,18 @@ def fit_stochastic(
         batch_size=batch_size,
         checks=np.asarray(stopper.elbo_trace),
     )
+    q_pymc = q_gaussian(approx)
+    nu = proposal_nu(spec) if spec is not None else NU
+    verdict = judge(
+        density, q_pymc.mean, q_pymc.cov, np.random.default_rng(settings.random_seed), nu=nu
+    )
     q = None
     if isinstance(density, Reordered):  # q in the closed-form posterior's layout
-        q_pymc, index = q_gaussian(approx), density.index
+        index = density.index
         q = Gaussian.from_cov(q_pymc.mean[index], q_pymc.cov[np.ix_(index, index)])
-    record = VariationalRecord(method, parts, optimisation, stochastic=stochastic, q=q)
+    record = VariationalRecord(
+        method, parts, optimisation, stochastic=stochastic, q=q, verdict=verdict
+    )
     idata[VARIATIONAL] = xr.DataTree(record.to_dataset())
     return idata
 

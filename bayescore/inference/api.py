@@ -36,6 +36,7 @@ from bayescore.inference.laplace import LaplaceOptions, fit_laplace
 from bayescore.inference.nuts import NutsOptions, fit_nuts
 from bayescore.inference.options import FitSettings, MethodOptions
 from bayescore.inference.pathfinder import PathfinderOptions, fit_pathfinder
+from bayescore.inference.threads import one_blas_thread
 from bayescore.models import ModelSpec, free_names, model_spec, pymc_model
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ def _attach_metadata(
     return idata
 
 
+@one_blas_thread
 def run(
     model: pm.Model | ModelSpec,
     method: str,
@@ -152,7 +154,12 @@ def run(
     *,
     warn: bool = True,
 ) -> xr.DataTree:
-    """Run a method whose settings and options are already checked (the estimators' path)."""
+    """Run a method whose settings and options are already checked (the estimators' path).
+
+    BLAS runs on one thread meanwhile (:mod:`bayescore.inference.threads`): the engine's
+    products are many and mid-sized, and on a busy machine OpenBLAS's threads made a
+    Hessian 50 times slower.
+    """
     start = time.perf_counter()
     with quiet_pymc(not settings.progressbar):
         idata = METHODS[method].run(model, settings, options)

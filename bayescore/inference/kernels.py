@@ -1,17 +1,17 @@
 r"""NUTS's log density, compiled (numba): C callbacks nutpie calls without Python.
 
 nutpie runs its chains on threads. Through a Python callback of bayescore's numpy density
-(:class:`bayescore.inference.posterior.Posterior`, a dozen short numpy calls) the two chains fight
-for the GIL: measured here (N = 5,000, D = 20), 75-100 us a gradient on one thread and
-*more* per gradient on two. The kernels below make the whole pass in compiled loops, and
-:data:`nutpie_logp` / :data:`nutpie_expand` expose them with the C calling convention of
-nutpie's own numba-compiled PyMC models, reading their arrays through a table of addresses
-(:func:`user_data`): the chains never enter Python and run on two cores (logistic: about
-60 us a gradient each; a fit 2x faster than through the Python callback).
+(:class:`bayescore.inference.posterior.Posterior`, a dozen short numpy calls) the chains
+fight for the GIL: a gradient costs *more* on two threads than on one. The kernels below
+make the whole pass in compiled loops, and :data:`nutpie_logp` / :data:`nutpie_expand`
+expose them with the C calling convention of nutpie's own numba-compiled PyMC models,
+reading their arrays through a table of addresses (:func:`user_data`): the chains never
+enter Python and run on all cores. They are the compiled twin of the numpy posterior and
+are tested against it.
 
 Explicit loops, not array expressions or ``np.dot``: numba compiles those slowly (the
-first fit on a machine compiles these kernels in about 4 s instead of 6.5 s), and the
-loops run as fast (sums over rows reassociated, so they vectorise). The sums of logs are
+first fit on a machine pays the compile; the benchmarks' cold-start row measures it), and
+the loops run as fast (sums over rows reassociated, so they vectorise). The sums of logs are
 taken as the log of a running product, logged and restarted before it can overflow (every
 factor is at most ``K``), which leaves one ``exp`` per row and class.
 
@@ -30,6 +30,8 @@ import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from bayescore._stack import user_stacklevel
 
 # The prior family codes the kernels read, defined with the numpy prior they mirror.
 from bayescore.inference.posterior import NORMAL, STUDENT_T
@@ -77,7 +79,7 @@ def _ensure_cache_location() -> None:
             f"{cache_dir} for this process only. Set NUMBA_CACHE_DIR to a "
             "writable directory to keep them.",
             CacheWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
 
 

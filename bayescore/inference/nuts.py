@@ -36,9 +36,18 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from bayescore._names import ATTR_SAMPLER, ATTR_WARM_START, CHAIN, DRAW, POSTERIOR, SAMPLE_STATS
+from bayescore._names import (
+    ATTR_SAMPLER,
+    ATTR_WARM_START,
+    ATTR_WARM_START_REASON,
+    CHAIN,
+    DRAW,
+    POSTERIOR,
+    SAMPLE_STATS,
+)
 from bayescore._pymc import import_pymc
 from bayescore._validation import LEVEL, Boolean, Interval, Options
+from bayescore.inference.gaussian import Gaussian
 from bayescore.inference.laplace import Mode, find_mode
 from bayescore.inference.options import FitSettings, InstanceOf, MethodOptions, option
 from bayescore.inference.posterior import Posterior
@@ -135,55 +144,82 @@ class NutsOptions(MethodOptions):
 
 
 class WarmStart:
-    """The Laplace approximation of a model, ready to start NUTS from.
+    """Where NUTS starts and the whitening it runs on: the Laplace approximation, or none.
 
     Attributes
     ----------
     posterior : Posterior
-    mode : Mode
     q : Gaussian
-        The Laplace Gaussian in the posterior's flat layout (Cholesky factor ``q.scale``).
+        The whitening ``theta = q.mean + q.scale z``: the Laplace Gaussian (a dense mass
+        matrix for free), or ``N(0, I)`` on the standardised scale for a cold start (nutpie
+        adapts a diagonal mass matrix itself).
+    mode : Mode or None
+        The Laplace mode, when the warm start applies.
+    reason : str
+        Why the start is cold (empty for a warm start).
     """
 
-    def __init__(self, posterior: Posterior, mode: Mode) -> None:
+    def __init__(
+        self, posterior: Posterior, q: Gaussian, mode: Mode | None = None, reason: str = ""
+    ) -> None:
         self.posterior = posterior
+        self.q = q
         self.mode = mode
-        self.q = mode.gaussian()
+        self.reason = reason
+
+    @classmethod
+    def from_mode(cls, posterior: Posterior, mode: Mode) -> WarmStart:
+        """The warm start at a converged mode (raises ``LinAlgError`` if H is not PD)."""
+        return cls(posterior, mode.gaussian(), mode)
+
+    @classmethod
+    def cold(cls, posterior: Posterior, reason: str) -> WarmStart:
+        """No whitening: chains start from standard-normal draws of the parameters."""
+        size = posterior.size
+        return cls(posterior, Gaussian(np.zeros(size), np.eye(size), 0.0), None, reason)
+
+    @property
+    def warm(self) -> bool:
+        """Whether NUTS starts at the Laplace approximation."""
+        return self.mode is not None
 
     @property
     def mean(self) -> Floats:
-        """The mode."""
+        """The mode (zeros for a cold start)."""
         return self.q.mean
 
     @property
     def chol(self) -> Floats:
-        """The lower Cholesky factor of the Laplace covariance."""
+        """The lower Cholesky factor of the whitening."""
         return self.q.scale
 
     def draws(self, n: int, seed: int) -> Floats:
-        """``n`` draws of the Laplace Gaussian, (n, P)."""
+        """``n`` draws of the start's Gaussian, (n, P)."""
         return self.q.transform(np.random.default_rng(seed).standard_normal((n, self.q.size)))
 
 
-def prepare_warm_start(spec: ModelSpec | None) -> WarmStart | None:
-    """The warm start of a bayescore model, or None when it does not apply.
+def prepare_warm_start(spec: ModelSpec | None, mode: Mode | None = None) -> WarmStart | None:
+    """The start of NUTS on bayescore's compiled density; None when that does not apply.
 
-    None for zero-sum coding (no closed form), more than :data:`MAX_DENSE` parameters, a
-    mode search that did not converge (e.g. separable data under a flat intercept prior,
-    where no mode exists) or a covariance that is not positive definite.
+    None for models outside the closed form (zero-sum coding, hand-written models: PyMC's
+    route). A cold start (no whitening) when there are more than :data:`MAX_DENSE`
+    parameters, when the mode search did not converge (e.g. separable data under a flat
+    intercept prior, where no mode exists) or when the Hessian is not positive definite:
+    NUTS then still runs on the compiled density, which is faster than any PyMC route.
+    ``mode``, when given, is used instead of a new search.
     """
     if spec is None or not spec.closed_form:
         return None
     post = Posterior(spec)
     if post.size > MAX_DENSE:
-        return None
-    mode = find_mode(post)
+        return WarmStart.cold(post, f"{post.size} parameters: more than {MAX_DENSE}")
+    mode = find_mode(post) if mode is None else mode
     if not mode.converged:
-        return None
+        return WarmStart.cold(post, f"no posterior mode found ({mode.message})")
     try:
-        return WarmStart(post, mode)
+        return WarmStart.from_mode(post, mode)
     except np.linalg.LinAlgError:
-        return None
+        return WarmStart.cold(post, "the Hessian at the mode is not positive definite")
 
 
 def _seed(random_seed: int | None) -> int:
@@ -316,7 +352,9 @@ def sample_pymc(
     pm = import_pymc()
     from pymc.step_methods.hmc.quadpotential import QuadPotentialFullAdapt
 
-    post = warm.posterior
+    post, mode = warm.posterior, warm.mode
+    if mode is None:
+        raise ValueError("PyMC's warm-started NUTS needs the Laplace mode.")
     starts = warm.draws(settings.chains, _seed(settings.random_seed))
     initvals = [post.split(row) for row in starts]
     with model:
@@ -325,7 +363,7 @@ def sample_pymc(
         with warnings.catch_warnings():  # PyMC flags the class "experimental"
             warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
             potential = QuadPotentialFullAdapt(
-                warm.q.size, warm.mean, warm.mode.covariance(), initial_weight=100
+                warm.q.size, warm.mean, mode.covariance(), initial_weight=100
             )
         step = pm.NUTS(
             vars=[model[name] for name in post.names],
@@ -347,16 +385,34 @@ def sample_pymc(
         )
 
 
-def _stamp(idata: xr.DataTree, sampler: str, warm_start: str) -> xr.DataTree:
+def _stamp(idata: xr.DataTree, sampler: str, start: WarmStart | None) -> xr.DataTree:
+    warm = "laplace" if start is not None and start.warm else "none"
+    if start is None:
+        reason = "the model is outside bayescore's closed form, or a cold start was asked for"
+    elif start.warm and start.mode is not None:
+        reason = f"mode by {start.mode.route} ({start.mode.accuracy:.2g} sd)"
+    else:
+        reason = start.reason
     for group in (POSTERIOR, SAMPLE_STATS):
-        idata[group].attrs.update({ATTR_SAMPLER: sampler, ATTR_WARM_START: warm_start})
+        idata[group].attrs.update(
+            {ATTR_SAMPLER: sampler, ATTR_WARM_START: warm, ATTR_WARM_START_REASON: reason}
+        )
     return idata
 
 
 def fit_nuts(
-    model: pm.Model | ModelSpec, settings: FitSettings, options: NutsOptions
+    model: pm.Model | ModelSpec,
+    settings: FitSettings,
+    options: NutsOptions,
+    *,
+    mode: Mode | None = None,
 ) -> xr.DataTree:
-    """NUTS on ``model``: warm-started where bayescore's closed form covers it, else cold."""
+    """NUTS on ``model``, on bayescore's compiled density where its closed form covers it.
+
+    Warm-started at the Laplace approximation when there is a mode, cold otherwise; models
+    outside the closed form take PyMC's route. ``mode``, when given, is the Laplace mode
+    already found (``method="auto"``).
+    """
     module = SAMPLERS[options.sampler]
     if module is not None and importlib.util.find_spec(module) is None:
         raise ImportError(
@@ -364,14 +420,15 @@ def fit_nuts(
             "installed. Install the fast backends with `pip install 'bayescore[fast]'`, or "
             "use sampler='auto', 'pymc' or 'nutpie'."
         )
-    # The warm start needs bayescore's closed-form posterior; options of pm.sample's own
-    # initialisation, numpyro, or warm_start=False take PyMC's route, started cold.
-    warm = None
+    # The compiled density needs bayescore's closed-form posterior; options of pm.sample's
+    # own initialisation, numpyro, or warm_start=False take PyMC's route, started cold.
+    start = None
     if options.warm_start and options.sampler != "numpyro" and not options.passed(_PYMC):
-        warm = prepare_warm_start(model_spec(model))
-    if warm is not None:
+        start = prepare_warm_start(model_spec(model), mode)
+    if start is not None and (start.warm or options.sampler != "pymc"):
         backend = "pymc" if options.sampler == "pymc" else "nutpie"
     else:
+        start = None  # PyMC's own cold route
         backend = "pymc" if options.sampler == "auto" else options.sampler
     if backend == "nutpie" and settings.tune < 1:
         # nutpie panics (in Rust) without a tuning step: say so before it does.
@@ -380,10 +437,10 @@ def fit_nuts(
             "step size and mass matrix adapt while tuning). Got 0 instead; pass tune >= 1, "
             "or sampler='pymc'."
         )
-    if warm is not None and backend == "nutpie":
-        return _stamp(sample_nutpie(warm, settings, options), backend, "laplace")
-    if warm is not None:
-        return _stamp(sample_pymc(pymc_model(model), warm, settings, options), backend, "laplace")
+    if start is not None and backend == "nutpie":
+        return _stamp(sample_nutpie(start, settings, options), backend, start)
+    if start is not None:
+        return _stamp(sample_pymc(pymc_model(model), start, settings, options), backend, start)
     pm = import_pymc()
     extra = options.to_kwargs(_PYMC)
     if "max_treedepth" in options.given:
@@ -401,4 +458,4 @@ def fit_nuts(
             compute_convergence_checks=False,
             **extra,
         )
-    return _stamp(idata, backend, "none")
+    return _stamp(idata, backend, None)

@@ -59,10 +59,10 @@ from bayescore.inference.record import (
     Optimisation,
     PathRecord,
     VariationalRecord,
-    judge_gaussians,
+    elbo_of_gaussians,
 )
-from bayescore.inference.threads import one_blas_thread
 from bayescore.inference.tree import approximation_tree
+from bayescore.inference.verdict import judge, proposal_nu
 from bayescore.models import ModelSpec
 
 __all__ = [
@@ -325,7 +325,6 @@ def single_path(
     return best
 
 
-@one_blas_thread
 def fit_pathfinder(
     spec: ModelSpec, settings: FitSettings, options: PathfinderOptions
 ) -> xr.DataTree:
@@ -370,7 +369,7 @@ def fit_pathfinder(
     pooled = [q.draw(rng, n_mc) for q in qs]
     z = np.concatenate([d[0] for d in pooled])
     log_q = np.concatenate([d[1] for d in pooled])
-    parts, log_ratios = judge_gaussians(
+    parts, log_ratios = elbo_of_gaussians(
         post,
         qs,
         z,
@@ -380,6 +379,7 @@ def fit_pathfinder(
     )
     if len(qs) == 1:
         theta, _ = qs[0].draw(rng, settings.draws)
+        verdict = judge(post, qs[0].mean, qs[0].cov, rng, nu=proposal_nu(spec))
     else:
         log_w, _ = psis(log_ratios)
         weights = np.exp(log_w)
@@ -387,6 +387,18 @@ def fit_pathfinder(
             z.shape[0], size=settings.draws, replace=True, p=weights / weights.sum()
         )
         theta = z[chosen]
+        # The returned draws are importance-resampled from the pool: judged by their own
+        # moments, which carry the pool's importance-sampling error.
+        pool_ess = float(1.0 / (weights / weights.sum()) @ (weights / weights.sum()))
+        verdict = judge(
+            post,
+            theta.mean(axis=0),
+            np.cov(theta.T),
+            rng,
+            sample_size=min(settings.draws, pool_ess),
+            reweighted=True,
+            nu=proposal_nu(spec),
+        )
     optimisation = Optimisation(
         converged=all(p.converged for p in paths),
         n_iterations=int(sum(p.n_iterations for p in paths)),
@@ -407,5 +419,6 @@ def fit_pathfinder(
         # One path's draws are its Gaussian's; pooled paths are importance-resampled
         # towards the posterior, and no single q describes them.
         q=qs[0] if len(qs) == 1 else None,
+        verdict=verdict,
     )
     return approximation_tree(spec, theta, record)

@@ -22,7 +22,6 @@ the approximation (:mod:`bayescore.inference.psis`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import xarray as xr
@@ -31,17 +30,17 @@ from numpy.typing import NDArray
 from bayescore._names import ITERATION, PARAMETER, PATH
 from bayescore.inference.gaussian import Gaussian
 from bayescore.inference.psis import psis
+from bayescore.inference.verdict import Density, Verdict
 
 __all__ = [
     "CHECK_ITERATION",
-    "Density",
     "ELBOParts",
     "Optimisation",
     "PathRecord",
     "StochasticRecord",
     "VariationalRecord",
     "elbo_from_draws",
-    "judge_gaussians",
+    "elbo_of_gaussians",
 ]
 
 Floats = NDArray[np.float64]
@@ -50,20 +49,18 @@ Floats = NDArray[np.float64]
 CHECK_ITERATION = "check_" + ITERATION
 #: Dim of the columns of q's scale factor (rows: the parameters).
 _FACTOR = "factor"
+#: The verdict's numbers, stored as scalar variables ``verdict_<name>``.
+_VERDICT_NUMBERS = (
+    "k_hat",
+    "k_hat_spread",
+    "ess",
+    "mean_shift",
+    "mean_shift_se",
+    "sd_ratio_low",
+    "sd_ratio_high",
+)
 #: A file's way of saying "no minibatch" (netCDF attributes cannot be None).
 _FULL_DATA = -1
-
-
-class Density(Protocol):
-    """The log densities an approximation is judged by, at each row of ``(M, P)`` points."""
-
-    def log_likelihood(self, theta: Floats) -> Floats:
-        """``log p(y | theta)``, (M,)."""
-        ...
-
-    def log_prior(self, theta: Floats) -> Floats:
-        """Normalised ``log p(theta)``, (M,)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -138,7 +135,7 @@ def elbo_from_draws(
     )
 
 
-def judge_gaussians(
+def elbo_of_gaussians(
     density: Density,
     qs: list[Gaussian],
     theta: Floats,
@@ -197,6 +194,10 @@ class Optimisation:
         ADVI: what was maximised.
     history : ndarray or None
         ADVI's ELBO per iteration, on the scale of the reported ELBO.
+    mode_accuracy : float
+        Laplace: the largest Newton step at the mode found, in posterior sd.
+    message : str
+        Why the optimiser stopped.
     """
 
     converged: bool
@@ -207,6 +208,8 @@ class Optimisation:
     relative_change: float = np.nan
     objective: str | None = None
     history: Floats | None = None
+    mode_accuracy: float = np.nan
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,11 @@ class VariationalRecord:
     q : Gaussian or None
         The approximation itself, when it is one Gaussian (Laplace, ADVI, single-path
         Pathfinder): ``log q`` of any draw can be recomputed from a file.
+    verdict : Verdict or None
+        Whether the draws can be used as they are (:mod:`bayescore.inference.verdict`);
+        None in files written before bayescore judged approximations this way.
+    reweighted : bool
+        The draws were PSIS-resampled towards the posterior (:func:`bayescore.reweight`).
 
     Examples
     --------
@@ -277,6 +285,8 @@ class VariationalRecord:
     stochastic: StochasticRecord | None = None
     paths: PathRecord | None = None
     q: Gaussian | None = field(default=None, repr=False)
+    verdict: Verdict | None = None
+    reweighted: bool = False
 
     @property
     def batch_size(self) -> int | None:
@@ -310,6 +320,9 @@ class VariationalRecord:
             attrs["batch_size"] = _FULL_DATA if self.batch_size is None else self.batch_size
         if o.objective is not None:
             attrs["objective"] = o.objective
+        if np.isfinite(o.mode_accuracy) or o.message:
+            attrs["mode_accuracy"] = float(o.mode_accuracy)
+            attrs["message"] = o.message
         if self.n_points is not None:
             attrs["n_points"] = int(self.n_points)
         if o.history is not None:
@@ -338,6 +351,18 @@ class VariationalRecord:
                 num_elbo_draws=paths.num_elbo_draws,
                 resampled=int(paths.resampled),
             )
+        if self.reweighted:
+            attrs["reweighted"] = 1
+        if (v := self.verdict) is not None:
+            attrs.update(
+                verdict=v.decision,
+                verdict_n_draws=v.n_draws,
+                verdict_worst=v.worst,
+                verdict_borderline=int(v.borderline),
+                verdict_reweighted=int(v.reweighted),
+            )
+            for name in _VERDICT_NUMBERS:
+                data[f"verdict_{name}"] = float(getattr(v, name))
         if self.q is not None:
             data["q_mean"] = ((PARAMETER,), self.q.mean)
             data["q_scale"] = ((PARAMETER, _FACTOR), self.q.scale)
@@ -370,6 +395,8 @@ class VariationalRecord:
             relative_change=float(a.get("relative_change", np.nan)),
             objective=a.get("objective"),
             history=ds["elbo_history"].values if "elbo_history" in ds else None,
+            mode_accuracy=float(a.get("mode_accuracy", np.nan)),
+            message=str(a.get("message", "")),
         )
         stochastic = None
         if "tol" in a:
@@ -398,6 +425,17 @@ class VariationalRecord:
         if "q_mean" in ds and "q_scale" in ds:
             mean, scale = ds["q_mean"].values, ds["q_scale"].values
             q = Gaussian(mean, scale, float(np.linalg.slogdet(scale)[1] * 2.0))
+        verdict = None
+        if "verdict" in a:
+            numbers = {name: float(ds[f"verdict_{name}"].values) for name in _VERDICT_NUMBERS}
+            verdict = Verdict(
+                decision=a["verdict"],
+                n_draws=int(a["verdict_n_draws"]),
+                worst=int(a["verdict_worst"]),
+                borderline=bool(int(a["verdict_borderline"])),
+                reweighted=bool(int(a["verdict_reweighted"])),
+                **numbers,
+            )
         return cls(
             method=str(a.get("method", "advi")),
             parts=parts,
@@ -406,4 +444,6 @@ class VariationalRecord:
             stochastic=stochastic,
             paths=paths,
             q=q,
+            verdict=verdict,
+            reweighted=bool(int(a.get("reweighted", 0))),
         )

@@ -24,6 +24,7 @@ __all__ = [
     "approximation_tree",
     "data_groups",
     "flat_draws",
+    "flat_labels",
     "posterior_dataset",
     "spec_from_tree",
 ]
@@ -180,3 +181,23 @@ def flat_draws(spec: ModelSpec, posterior: xr.Dataset) -> NDArray[np.float64]:
     a = a.reshape(n_chains, n_draws, 1, -1)
     B = B.reshape(n_chains, n_draws, spec.n_features, -1)
     return np.concatenate([a, B], axis=2).reshape(n_chains, n_draws, -1)
+
+
+def flat_labels(spec: ModelSpec) -> list[str]:
+    """A readable name for each flat parameter, in the closed-form posterior's layout.
+
+    Examples
+    --------
+    >>> from bayescore.models import make_spec
+    >>> spec = make_spec(np.eye(3), np.array([0, 1, 2]), np.array(["a", "b", "c"]),
+    ...                  kind="softmax", feature_names=["x", "y", "z"])
+    >>> flat_labels(spec)[:3]
+    ['intercept_free[b]', 'intercept_free[c]', 'coef_free[x, b]']
+    """
+    names = family(spec.kind).free_names(spec)
+    if spec.kind == "logistic":
+        return [names[0]] + [f"{names[1]}[{f}]" for f in spec.feature_names]
+    free = [str(c) for c in spec.classes[1:]]
+    return [f"{names[0]}[{c}]" for c in free] + [
+        f"{names[1]}[{f}, {c}]" for f in spec.feature_names for c in free
+    ]

@@ -11,6 +11,9 @@ import bayescore as bs
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
+# A LocalCluster of worker processes: minutes on 2 cores.
+pytestmark = pytest.mark.slow
+
 
 def lazy_draws(s: int, n: int, k: int):
     """Probabilities built lazily from uniforms: no chunk is ever materialised up front."""
