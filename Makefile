@@ -59,10 +59,14 @@ cli-docs: $(VENV)/.installed
 	$(PY) -m typer bayescore.cli utils docs --name bayescore --title "CLI reference" \
 		--output docs/cli.md
 
+# The benchmarks compare against NumPyro too: the [fast] extra.
 bench: $(VENV)/.installed-dev
+	$(PIP) install -q -e '.[dev,fast]'
 	$(PY) benchmarks/bench_scoring.py
 	$(PY) benchmarks/bench_loo.py
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_scaling.py
+	$(PY) benchmarks/bench_verdict.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis out site

@@ -62,6 +62,8 @@ ATTR_SETTINGS: Final = "bayescore_settings"
 ATTR_SAMPLER: Final = "bayescore_sampler"
 #: How NUTS was started: "laplace" (warm start) or "none".
 ATTR_WARM_START: Final = "bayescore_warm_start"
+#: method="auto": JSON of the method it chose, why, and the Laplace verdict behind it.
+ATTR_AUTO: Final = "bayescore_auto"
 #: Why: how the mode was found, or why the start was cold.
 ATTR_WARM_START_REASON: Final = "bayescore_warm_start_reason"
 #: Integer file format version, written by ``save`` and checked by ``load``.
@@ -109,6 +111,7 @@ def has_group(idata: Any, group: str) -> bool:
 
 
 __all__ = [
+    "ATTR_AUTO",
     "ATTR_ESTIMATOR",
     "ATTR_FEATURE_NAMES",
     "ATTR_FORMAT",

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from bayescore._names import (
+    ATTR_AUTO,
     ATTR_FREE_VARS,
     ATTR_METHOD,
     ATTR_SAMPLING_TIME,
@@ -63,6 +64,9 @@ class Diagnosis:
     verdict : Verdict or None
         Approximations: whether their draws are usable as they are, after reweighting
         (:func:`bayescore.reweight`) or not at all, with the evidence.
+    auto : dict or None
+        Fits made by ``method="auto"``: the method it chose (``choice``), why
+        (``reason``) and the Laplace verdict behind it.
     """
 
     ok: bool
@@ -70,6 +74,7 @@ class Diagnosis:
     messages: list[str] = field(default_factory=list)
     method: str = "nuts"
     verdict: Verdict | None = None
+    auto: dict[str, object] | None = None
 
     def __getitem__(self, check: str) -> float:
         """Value of one check, e.g. ``d["r_hat_max"]``."""
@@ -84,6 +89,8 @@ class Diagnosis:
                 f"{float(row['threshold']):<6.4g} {'yes' if bool(row['passed']) else 'NO'}"
             )
         lines += [f"- {m}" for m in self.messages]
+        if self.auto is not None:
+            lines.append(f"method='auto' chose {self.auto['choice']}: {self.auto['reason']}.")
         return "\n".join(lines)
 
 
@@ -383,8 +390,14 @@ def diagnose(
     if record is not None:
         messages += _verdict_messages(record, _labels(idata))
     verdict = record.verdict if record is not None else None
+    auto = idata[POSTERIOR].attrs.get(ATTR_AUTO)
     return Diagnosis(
-        ok=all(passed), table=table, messages=messages, method=method, verdict=verdict
+        ok=all(passed),
+        table=table,
+        messages=messages,
+        method=method,
+        verdict=verdict,
+        auto=None if auto is None else json.loads(auto),
     )
 
 

@@ -107,7 +107,7 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = dict(self.fit_kwargs or {})
-        if self.method == "nuts":
+        if self.method in ("nuts", "auto"):
             kwargs.setdefault("sampler", self.sampler)
             kwargs.setdefault("target_accept", self.target_accept)
             kwargs.setdefault("cores", self.cores)
@@ -262,11 +262,14 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
 _PARAMS_DOC = """
     Parameters
     ----------
-    method : {"nuts", "advi", "fullrank_advi", "laplace", "pathfinder"}, default "nuts"
-        Posterior inference: NUTS sampling, mean-field / full-rank ADVI, the Laplace
-        approximation (mode and Hessian; seconds) or Pathfinder (Gaussians along L-BFGS
-        paths, importance-resampled; seconds). Approximations are judged by the Pareto
-        k-hat in :func:`bayescore.diagnose`.
+    method : {"auto", "nuts", "advi", "fullrank_advi", "laplace", "pathfinder"}, default "auto"
+        Posterior inference. ``auto``: the Laplace approximation when its verdict says its
+        draws are usable as they are, else NUTS warm-started from it (the choice and its
+        reason are recorded on ``idata_``); ``nuts``: NUTS sampling, exact up to Monte
+        Carlo error, for final, small-data analyses; mean-field / full-rank ADVI, the
+        Laplace approximation (mode and Hessian) or Pathfinder (Gaussians along L-BFGS
+        paths, importance-resampled). Approximations are judged by the verdict of
+        :func:`bayescore.diagnose`.
     draws : int, default 1000
         Posterior draws per chain (NUTS) or draws from the approximation (one chain).
     tune : int, default 1000
@@ -343,7 +346,7 @@ class BayesianLogisticClassifier(_BayesianClassifier):  # noqa: D101 (docstring 
 
     def __init__(
         self,
-        method: str = "nuts",
+        method: str = "auto",
         draws: int = 1000,
         tune: int = 1000,
         chains: int = 2,
@@ -421,7 +424,7 @@ class BayesianSoftmaxClassifier(_BayesianClassifier):  # noqa: D101 (docstring b
 
     def __init__(
         self,
-        method: str = "nuts",
+        method: str = "auto",
         draws: int = 1000,
         tune: int = 1000,
         chains: int = 2,

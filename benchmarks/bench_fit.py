@@ -129,19 +129,29 @@ QUICK: dict[str, Any] = {
 #: NUTS configurations. ``params``: estimator parameters; ``needs``: packages; ``peer``:
 #: counts as a reference for the "x best peer" column.
 NUTS_ROWS: list[dict[str, Any]] = [
-    {"row": "bayescore default", "engine": "bayescore", "params": {}},
-    {"row": "bayescore sampler=pymc", "engine": "bayescore", "params": {"sampler": "pymc"}},
-    {"row": "bayescore sampler=nutpie", "engine": "bayescore", "params": {"sampler": "nutpie"}},
+    # method="nuts" spelt out: the estimators' default is method="auto" since 0.3, which
+    # may return the Laplace approximation (see the "auto" row below).
+    {"row": "bayescore method=nuts", "engine": "bayescore", "params": {"method": "nuts"}},
+    {
+        "row": "bayescore sampler=pymc",
+        "engine": "bayescore",
+        "params": {"method": "nuts", "sampler": "pymc"},
+    },
+    {
+        "row": "bayescore sampler=nutpie",
+        "engine": "bayescore",
+        "params": {"method": "nuts", "sampler": "nutpie"},
+    },
     {
         "row": "bayescore sampler=numpyro",
         "engine": "bayescore",
-        "params": {"sampler": "numpyro"},
+        "params": {"method": "nuts", "sampler": "numpyro"},
         "needs": ["numpyro"],
     },
     {
         "row": "bayescore cold start (warm_start=False)",
         "engine": "bayescore",
-        "params": {"fit_kwargs": {"warm_start": False}},
+        "params": {"method": "nuts", "fit_kwargs": {"warm_start": False}},
     },
     {"row": "PyMC by hand, pm.sample defaults", "engine": "pymc", "peer": True},
     {"row": "Bambi defaults", "engine": "bambi", "peer": True, "needs": ["bambi"]},
@@ -153,7 +163,7 @@ APPROX_ROWS: list[dict[str, Any]] = [
         "params": {"method": m},
         "approx": True,
     }
-    for m in ("advi", "fullrank_advi", "laplace", "pathfinder")
+    for m in ("auto", "advi", "fullrank_advi", "laplace", "pathfinder")
 ]
 DEFAULT_ROW = NUTS_ROWS[0]["row"]
 

@@ -225,7 +225,11 @@ def table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     totals = {"old_miss": 0, "old_false": 0, "new_miss": 0, "new_false": 0, "unstable": 0}
-    keys = sorted({(r["problem"], r["method"]) for r in rows}, key=lambda k: (list(PROBLEMS).index(k[0]), METHODS.index(k[1])))
+
+    def order(key: tuple[str, str]) -> tuple[int, int]:
+        return list(PROBLEMS).index(key[0]), METHODS.index(key[1])
+
+    keys = sorted({(r["problem"], r["method"]) for r in rows}, key=order)
     for name, method in keys:
         rs = [r for r in rows if r["problem"] == name and r["method"] == method]
         kinds = [classify(r) for r in rs]

@@ -59,7 +59,7 @@ def logistic_model(logistic_data):
 def logistic_nuts(logistic_model):
     from bayescore.inference import fit
 
-    return fit(logistic_model, draws=500, tune=500, chains=2, random_seed=11, warn=False)
+    return fit(logistic_model, "nuts", draws=500, tune=500, chains=2, random_seed=11, warn=False)
 
 
 @pytest.fixture(scope="session")
@@ -69,4 +69,4 @@ def softmax_nuts(softmax_data):
 
     X, y, _, _ = softmax_data
     model = build_model(X, y, kind="softmax")
-    return fit(model, draws=500, tune=500, chains=2, random_seed=12, warn=False)
+    return fit(model, "nuts", draws=500, tune=500, chains=2, random_seed=12, warn=False)

@@ -35,6 +35,7 @@ def test_bad_nuts_fit_is_flagged_with_advice(logistic_data):
     # Ten tuning steps and chains started far apart: the chains cannot have mixed.
     idata = bs.fit(
         model,
+        "nuts",
         draws=60,
         tune=10,
         chains=2,
@@ -50,6 +51,7 @@ def test_bad_nuts_fit_is_flagged_with_advice(logistic_data):
     with pytest.warns(ConvergenceWarning, match="failed convergence checks"):
         bs.fit(
             model,
+            "nuts",
             draws=60,
             tune=10,
             chains=2,
@@ -83,7 +85,7 @@ def test_default_advi_on_breast_cancer_is_close_to_nuts_or_flagged():
     """All 30 collinear features, default priors: ADVI is accurate or diagnose says no."""
     ds = bs.load_dataset("breast_cancer")
     model = bs.build_model(ds.X, ds.y)
-    nuts = bs.fit(model, draws=1000, tune=1000, random_seed=1, warn=False)
+    nuts = bs.fit(model, "nuts", draws=1000, tune=1000, random_seed=1, warn=False)
     assert bs.diagnose(nuts).ok
     post = nuts["posterior"]
     for method in ("advi", "fullrank_advi"):

@@ -39,3 +39,84 @@ def test_notebook_kernel_shows_progress(monkeypatch):
 def test_progressbar_must_be_a_bool_or_none():
     with pytest.raises(TypeError, match="progressbar must be True, False or None"):
         resolve("yes")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------- in a real terminal (a pty)
+
+SCRIPT = """
+import sys, time
+import numpy as np
+import bayescore as bs
+rng = np.random.default_rng(0)
+X = rng.normal(size=({n}, 5)); y = (X[:, 0] + rng.logistic(size={n}) > 0).astype(int)
+model = bs.build_model(X, y)
+sys.stderr.write("CALL\\n"); sys.stderr.flush()
+bs.fit(model, {method!r}, draws=200, tune=200, random_seed=0, warn=False)
+sys.stderr.write("DONE\\n"); sys.stderr.flush()
+"""
+
+
+def _run_in_pty(code: str, timeout: float = 240.0) -> list[tuple[float, str]]:
+    """Run ``code`` with its terminal a pty; the output, as (seconds, text) chunks."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "COLUMNS": "160", "TERM": "xterm-256color"},
+    )
+    os.close(slave)
+    chunks: list[tuple[float, str]] = []
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < timeout:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append((time.perf_counter(), data.decode(errors="replace")))
+            elif proc.poll() is not None:
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+    return chunks
+
+
+def _seconds_to(chunks: list[tuple[float, str]], after: str, text: str) -> float:
+    """Seconds from the chunk holding ``after`` to the first one (from there) holding ``text``."""
+    seen = "".join(c for _, c in chunks)
+    assert after in seen and text in seen.split(after, 1)[1], seen[-2000:]
+    start = next(t for t, c in chunks if after in c)
+    return next(t for t, c in chunks if t >= start and text in c) - start
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("method", "first", "later"),
+    [
+        ("laplace", "fit, method='laplace'", "checking the approximation"),
+        ("advi", "fit, method='advi'", "ADVI: L-BFGS on"),
+        ("nuts", "fit, method='nuts'", "NUTS, 2 chains"),
+    ],
+)
+def test_a_fit_in_a_terminal_shows_its_phases_within_a_second(method, first, later):
+    """Started in a pty with progressbar=None: the first phase is on the screen within a
+    second of the call, the later phases follow, and the fit finishes."""
+    chunks = _run_in_pty(SCRIPT.format(n=20_000, method=method))
+    assert _seconds_to(chunks, "CALL", first) < 1.0
+    assert _seconds_to(chunks, "CALL", "finding the posterior mode") > 0.0
+    assert _seconds_to(chunks, "CALL", later) > 0.0
+    assert "DONE" in "".join(c for _, c in chunks)

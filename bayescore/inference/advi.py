@@ -29,6 +29,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy.optimize import OptimizeResult, minimize
 
+from bayescore._progress import current
 from bayescore._validation import POSITIVE, Boolean, Interval
 from bayescore.inference.gaussian import LOG_2PI_E, Gaussian
 from bayescore.inference.laplace import N_MC, find_mode
@@ -254,15 +255,18 @@ def fit_gaussian(
 
     def record(intermediate_result: OptimizeResult) -> None:
         history.append(-float(intermediate_result.fun))  # one entry per iteration
+        task.advance(note=f"ELBO {history[-1]:.6g}")
 
-    res = minimize(
-        objective,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        callback=record,
-        options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-14},
-    )
+    kind = "full-rank" if full_rank else "mean-field"
+    with current().phase(f"{kind} ADVI: L-BFGS on {m} fixed draws") as task:
+        res = minimize(
+            objective,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            callback=record,
+            options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-14},
+        )
     mean, chol = unpack(res.x)
     return GaussianFit(
         mean=mean,

@@ -18,6 +18,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from bayescore._names import VARIATIONAL
+from bayescore._progress import current
 from bayescore._pymc import import_pymc
 from bayescore._validation import Interval, Options
 from bayescore.inference.advi import AdviOptions
@@ -364,7 +365,7 @@ def fit_stochastic(
     stopper = ELBOConvergence(
         density, window=window, tol=tol, random_seed=settings.random_seed, learning_rate=step
     )
-    with fit_model:
+    with fit_model, current().paused():  # PyMC draws its own bar
         # Adam with a moderate constant step reaches the noise floor in a few thousand
         # steps on standardised features; PyMC's default (adagrad_window, lr 1e-3) needed
         # more than 20 000 on a 5 000-row problem. Iterate averaging then removes the jitter.

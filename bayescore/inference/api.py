@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from bayescore._names import (
+    ATTR_AUTO,
     ATTR_FREE_VARS,
     ATTR_KIND,
     ATTR_METHOD,
@@ -28,10 +29,12 @@ from bayescore._names import (
     SAMPLE_STATS,
     has_group,
 )
+from bayescore._progress import reporting
 from bayescore._progress import resolve as resolve_progress
 from bayescore._pymc import quiet_pymc
 from bayescore._validation import Options
 from bayescore.inference.advi import AdviOptions, FullRankAdviOptions, fit_advi_fixed
+from bayescore.inference.auto import AutoOptions, fit_auto
 from bayescore.inference.laplace import LaplaceOptions, fit_laplace
 from bayescore.inference.nuts import NutsOptions, fit_nuts
 from bayescore.inference.options import FitSettings, MethodOptions
@@ -60,7 +63,8 @@ def _laplace(
     model: pm.Model | ModelSpec, settings: FitSettings, options: MethodOptions
 ) -> xr.DataTree:
     assert isinstance(options, LaplaceOptions)
-    return fit_laplace(_closed_form_spec(model, "laplace"), settings, options)
+    tree, _ = fit_laplace(_closed_form_spec(model, "laplace"), settings, options)
+    return tree
 
 
 def _pathfinder(
@@ -68,6 +72,14 @@ def _pathfinder(
 ) -> xr.DataTree:
     assert isinstance(options, PathfinderOptions)
     return fit_pathfinder(_closed_form_spec(model, "pathfinder"), settings, options)
+
+
+def _auto(
+    model: pm.Model | ModelSpec, settings: FitSettings, options: MethodOptions
+) -> xr.DataTree:
+    assert isinstance(options, AutoOptions)
+    tree, _ = fit_auto(model, settings, options)
+    return tree
 
 
 def _nuts(
@@ -115,6 +127,7 @@ class Method:
 
 #: The registry of methods, by name.
 METHODS: dict[str, Method] = {
+    "auto": Method(AutoOptions, _auto),
     "nuts": Method(NutsOptions, _nuts),
     "advi": Method(AdviOptions, _advi),
     "fullrank_advi": Method(FullRankAdviOptions, _advi),
@@ -161,8 +174,13 @@ def run(
     Hessian 50 times slower.
     """
     start = time.perf_counter()
-    with quiet_pymc(not settings.progressbar):
+    with (
+        quiet_pymc(not settings.progressbar),
+        reporting(settings.progressbar, f"fit, method={method!r}"),
+    ):
         idata = METHODS[method].run(model, settings, options)
+    if method == "auto":  # the fit is the chosen method's: Laplace's or NUTS's
+        method = json.loads(idata[POSTERIOR].attrs[ATTR_AUTO])["choice"]
     idata = _attach_metadata(idata, model, method, time.perf_counter() - start)
     if warn:
         from bayescore.diagnostics import warn_if_failed
@@ -179,7 +197,7 @@ def method_options(method: str, kwargs: Mapping[str, object], func: str = "fit")
 
 def fit(
     model: pm.Model | ModelSpec,
-    method: str = "nuts",
+    method: str = "auto",
     *,
     draws: int = 1000,
     tune: int = 1000,
@@ -199,13 +217,18 @@ def fit(
         :func:`~bayescore.models.make_spec`) is fitted the same way, its PyMC model built
         only by the routes that run PyMC (the estimators pass one: the numpy routes then
         never build a graph).
-    method : {"nuts", "advi", "fullrank_advi", "laplace", "pathfinder"}, default "nuts"
-        ``laplace``: the Gaussian at the posterior mode with the inverse Hessian as its
-        covariance. ``pathfinder``: the Gaussians along L-BFGS paths with the L-BFGS inverse
-        Hessian as covariance, the one of largest ELBO per path, several paths pooled by
-        Pareto-smoothed importance resampling (Zhang et al. 2022). Both are computed in
-        numpy, without compiling the model, for logistic and reference-coded softmax models
-        from :func:`bayescore.build_model`.
+    method : {"auto", "nuts", "advi", "fullrank_advi", "laplace", "pathfinder"}, default "auto"
+        ``auto``: the Laplace approximation when its verdict says its draws are usable as
+        they are (the posterior's means within 0.2 sd, sds within 0.8-1.25 times, checked
+        by importance sampling), else NUTS warm-started from it; the choice and its reason
+        are recorded (``bayescore_auto``) and the fit is the chosen method's.
+        ``nuts``: NUTS sampling, exact up to Monte Carlo error; what the docs recommend
+        for final, small-data analyses. ``laplace``: the Gaussian at the posterior mode
+        with the inverse Hessian as its covariance. ``pathfinder``: the Gaussians along
+        L-BFGS paths with the L-BFGS inverse Hessian as covariance, the one of largest ELBO
+        per path, several paths pooled by Pareto-smoothed importance resampling (Zhang et
+        al. 2022). Both are computed in numpy, without compiling the model, for logistic
+        and reference-coded softmax models from :func:`bayescore.build_model`.
     draws : int, default 1000
         Posterior draws per chain (NUTS) or draws from the approximation (one chain).
     tune : int, default 1000
@@ -224,7 +247,8 @@ def fit(
         The method's options; each method's table in the inference guide lists them with
         their defaults (they are the fields of :class:`~bayescore.inference.nuts.NutsOptions`,
         :class:`~bayescore.inference.advi.AdviOptions`,
-        :class:`~bayescore.inference.laplace.LaplaceOptions` and
+        :class:`~bayescore.inference.laplace.LaplaceOptions`,
+        :class:`~bayescore.inference.auto.AutoOptions` and
         :class:`~bayescore.inference.pathfinder.PathfinderOptions`). An unknown option
         raises ``ValueError`` naming it.
 

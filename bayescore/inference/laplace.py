@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
+from bayescore._progress import current
 from bayescore._validation import Interval
 from bayescore.inference.gaussian import Gaussian
 from bayescore.inference.options import FitSettings, MethodOptions, option
@@ -106,6 +107,19 @@ def _newton_step(precision: Floats, grad: Floats) -> tuple[Floats, float]:
     return step, float(np.max(np.abs(step) / sd))
 
 
+def _damped_newton(
+    post: Posterior, theta: Floats, value: float, step: Floats
+) -> tuple[Floats, float, Floats]:
+    """One Newton step, halved until the log density does not fall beyond float noise."""
+    t = 1.0
+    while True:
+        candidate = theta + t * step
+        new_value, new_grad = post.value_and_grad(candidate)
+        if new_value >= value - 1e-12 * abs(value) or t < 1e-10:
+            return candidate, new_value, new_grad
+        t /= 2
+
+
 def find_mode(
     post: Posterior, *, max_iter: int = 2000, gtol: float = 1e-6, tol: float = MODE_TOL
 ) -> Mode:
@@ -141,30 +155,36 @@ def find_mode(
         value, grad = post.value_and_grad(x)
         return -value, -grad
 
-    res = minimize(
-        objective,
-        np.zeros(post.size),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-15},
-    )
+    def progress(intermediate_result: OptimizeResult) -> None:  # scipy's name for it
+        task.advance(note=f"log p {-float(intermediate_result.fun):.6g}")
+
+    reporter = current()
+    with reporter.phase("finding the posterior mode (L-BFGS)") as task:
+        res = minimize(
+            objective,
+            np.zeros(post.size),
+            jac=True,
+            method="L-BFGS-B",
+            callback=progress,
+            options={"maxiter": max_iter, "gtol": gtol, "ftol": 1e-15},
+        )
     theta = np.asarray(res.x, dtype=np.float64)
     value, grad = post.value_and_grad(theta)
-    precision = post.precision(theta)
+    with reporter.phase(f"Hessian at the mode ({post.size} parameters)"):
+        precision = post.precision(theta)
     step, accuracy = _newton_step(precision, grad)
     message, route, n_newton = str(res.message), "lbfgs", 0
-    while not accuracy < tol and n_newton < MAX_NEWTON and np.isfinite(accuracy):
-        route, n_newton = "lbfgs+newton", n_newton + 1
-        t = 1.0
-        while True:  # backtracking: the log density must not fall beyond float noise
-            candidate = theta + t * step
-            new_value, new_grad = post.value_and_grad(candidate)
-            if new_value >= value - 1e-12 * abs(value) or t < 1e-10:
-                break
-            t /= 2
-        theta, value, grad = candidate, new_value, new_grad
-        precision = post.precision(theta)
-        step, accuracy = _newton_step(precision, grad)
+    if not accuracy < tol and np.isfinite(accuracy):
+        route = "lbfgs+newton"
+        with reporter.phase("Newton steps to the mode") as task:
+            while n_newton < MAX_NEWTON:
+                n_newton += 1
+                theta, value, grad = _damped_newton(post, theta, value, step)
+                precision = post.precision(theta)
+                step, accuracy = _newton_step(precision, grad)
+                task.advance(note=f"step {accuracy:.2g} sd")
+                if accuracy < tol or not np.isfinite(accuracy):
+                    break
     converged = bool(accuracy < tol)
     if n_newton:
         message += f"; {n_newton} Newton steps"
@@ -181,26 +201,36 @@ def find_mode(
     )
 
 
-def fit_laplace(spec: ModelSpec, settings: FitSettings, options: LaplaceOptions) -> xr.DataTree:
-    """The Laplace approximation ``N(mode, H^-1)`` as a fit, judged like ADVI (k-hat).
+def fit_laplace(
+    spec: ModelSpec,
+    settings: FitSettings,
+    options: LaplaceOptions,
+    *,
+    post: Posterior | None = None,
+    mode: Mode | None = None,
+) -> tuple[xr.DataTree, VariationalRecord]:
+    """The Laplace approximation ``N(mode, H^-1)`` as a fit, with its verdict.
 
-    ``settings.draws`` draws of q, then ``n_mc`` further draws for the ELBO split and the
-    Pareto k-hat, from ``np.random.default_rng(settings.random_seed)``.
+    ``settings.draws`` draws of q, then ``n_mc`` further draws for the ELBO split, from
+    ``np.random.default_rng(settings.random_seed)``, then the verdict's draws. ``post`` and
+    ``mode``, when given, are the posterior and its mode already found (``method="auto"``).
+    Returns the fit and its ``variational`` record.
     """
-    post = Posterior(spec)
-    mode = find_mode(post)
+    post = Posterior(spec) if post is None else post
+    mode = find_mode(post) if mode is None else mode
     q = mode.gaussian()
     rng = np.random.default_rng(settings.random_seed)
     theta, _ = q.draw(rng, settings.draws)
     z, log_q = q.draw(rng, options.n_mc)
-    parts, _ = elbo_of_gaussians(
-        post,
-        [q],
-        z,
-        log_q,
-        prior_variance=post.prior.variance(),
-        flat_prior=spec.flat_intercept,
-    )
+    with current().phase(f"ELBO of the Laplace Gaussian ({options.n_mc} draws)"):
+        parts, _ = elbo_of_gaussians(
+            post,
+            [q],
+            z,
+            log_q,
+            prior_variance=post.prior.variance(),
+            flat_prior=spec.flat_intercept,
+        )
     verdict = judge(post, q.mean, q.cov, rng, nu=proposal_nu(spec))
     optimisation = Optimisation(
         mode.converged,
@@ -210,4 +240,4 @@ def fit_laplace(spec: ModelSpec, settings: FitSettings, options: LaplaceOptions)
         message=mode.message,
     )
     record = VariationalRecord("laplace", parts, optimisation, q=q, verdict=verdict)
-    return approximation_tree(spec, theta, record)
+    return approximation_tree(spec, theta, record), record

@@ -45,6 +45,7 @@ from bayescore._names import (
     POSTERIOR,
     SAMPLE_STATS,
 )
+from bayescore._progress import current
 from bayescore._pymc import import_pymc
 from bayescore._validation import LEVEL, Boolean, Interval, Options
 from bayescore.inference.gaussian import Gaussian
@@ -56,6 +57,7 @@ from bayescore.models import ModelSpec, model_spec, pymc_model
 
 if TYPE_CHECKING:
     import pymc as pm
+    from nutpie._lib import PyChainProgress as ChainProgress
     from nutpie.compile_pymc import CompiledPyMCModel
     from nutpie.compiled_pyfunc import PyFuncModel
 
@@ -323,18 +325,35 @@ def sample_nutpie(warm: WarmStart, settings: FitSettings, options: NutsOptions) 
     from nutpie import sample
 
     spec = warm.posterior.spec
-    trace = sample(
-        _nutpie_model(warm),
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        cores=settings.chains if options.cores is None else options.cores,
-        seed=_seed(settings.random_seed),
-        progress_bar=settings.progressbar,
-        save_warmup=False,
-        target_accept=options.target_accept,
-        maxdepth=options.max_treedepth,
-    )
+    reporter = current()
+    with reporter.phase("loading NUTS's compiled density (numba)"):
+        model = _nutpie_model(warm)
+    total = settings.chains * (settings.tune + settings.draws)
+    with reporter.phase(f"NUTS, {settings.chains} chains", total=total) as task:
+
+        def progress(chains: list[ChainProgress]) -> None:
+            tuning = any(c.tuning for c in chains)
+            divergences = sum(c.divergences for c in chains)
+            task.update(
+                completed=sum(c.finished_draws for c in chains),
+                note=f"{'tuning' if tuning else 'sampling'}, {divergences} divergences",
+            )
+
+        trace = sample(
+            model,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=settings.chains if options.cores is None else options.cores,
+            seed=_seed(settings.random_seed),
+            # bayescore's display shows the chains' progress (one live display at a time).
+            progress_bar=False,
+            progress_callback=progress if reporter.enabled else None,
+            progress_rate=200,
+            save_warmup=False,
+            target_accept=options.target_accept,
+            maxdepth=options.max_treedepth,
+        )
     theta = trace[POSTERIOR]["theta"].transpose(CHAIN, DRAW, ...).values
     tree = xr.DataTree()
     tree[POSTERIOR] = xr.DataTree(posterior_dataset(spec, theta))
@@ -371,18 +390,19 @@ def sample_pymc(
             target_accept=options.target_accept,
             max_treedepth=options.max_treedepth,
         )
-        return pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.chains if options.cores is None else options.cores,
-            step=step,
-            initvals=initvals,
-            random_seed=settings.random_seed,
-            progressbar=settings.progressbar,
-            compute_convergence_checks=False,
-            **options.to_kwargs(_PYMC),
-        )
+        with current().paused():  # PyMC draws its own bar
+            return pm.sample(
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=settings.chains if options.cores is None else options.cores,
+                step=step,
+                initvals=initvals,
+                random_seed=settings.random_seed,
+                progressbar=settings.progressbar,
+                compute_convergence_checks=False,
+                **options.to_kwargs(_PYMC),
+            )
 
 
 def _stamp(idata: xr.DataTree, sampler: str, start: WarmStart | None) -> xr.DataTree:
@@ -445,7 +465,7 @@ def fit_nuts(
     extra = options.to_kwargs(_PYMC)
     if "max_treedepth" in options.given:
         extra["max_treedepth"] = options.max_treedepth
-    with pymc_model(model):
+    with pymc_model(model), current().paused():  # PyMC draws its own bar
         idata = pm.sample(
             draws=settings.draws,
             tune=settings.tune,

@@ -49,6 +49,7 @@ from numpy.typing import NDArray
 from scipy.linalg import solve_triangular
 from scipy.optimize import OptimizeResult, minimize
 
+from bayescore._progress import current
 from bayescore._validation import Interval
 from bayescore.inference.gaussian import Gaussian
 from bayescore.inference.laplace import N_MC
@@ -346,19 +347,21 @@ def fit_pathfinder(
         for s in np.random.SeedSequence(settings.random_seed).spawn(num_paths + 1)
     ]
     paths: list[PathResult] = []
-    for rng in streams[:-1]:
-        x0 = rng.uniform(-2.0, 2.0, size=post.size)
-        paths.append(
-            single_path(
-                post.value_and_grad,
-                post.log_joint,
-                x0,
-                rng,
-                max_iter=options.max_iter,
-                history_size=options.history_size,
-                num_elbo_draws=options.num_elbo_draws,
+    with current().phase("Pathfinder paths", total=num_paths) as task:
+        for rng in streams[:-1]:
+            x0 = rng.uniform(-2.0, 2.0, size=post.size)
+            paths.append(
+                single_path(
+                    post.value_and_grad,
+                    post.log_joint,
+                    x0,
+                    rng,
+                    max_iter=options.max_iter,
+                    history_size=options.history_size,
+                    num_elbo_draws=options.num_elbo_draws,
+                )
             )
-        )
+            task.advance()
     qs = [p.q for p in paths if p.q is not None]
     if not qs:
         raise RuntimeError(

@@ -50,6 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import gammaln
 
+from bayescore._progress import Task, current
 from bayescore.inference.psis import psis
 from bayescore.models import ModelSpec
 
@@ -394,12 +395,34 @@ def judge(
     """
     sd = np.sqrt(np.diag(cov))
     own_se = 0.0 if sample_size is None else 1.0 / np.sqrt(sample_size)
+    with current().phase("checking the approximation (importance sampling)") as task:
+        verdict = _judge(
+            density, mean, cov, sd, own_se, rng, reweighted, nu, min_draws, max_draws, task
+        )
+    return verdict
+
+
+def _judge(
+    density: Density,
+    mean: Floats,
+    cov: Floats,
+    sd: Floats,
+    own_se: float,
+    rng: np.random.Generator,
+    reweighted: bool,
+    nu: float,
+    min_draws: int,
+    max_draws: int,
+    task: Task,
+) -> Verdict:
     sample = posterior_sample(density, mean, cov, rng, min_draws, nu=nu)
     verdict = _decide(sample, mean, sd, own_se, reweighted)
+    task.advance(sample.theta.shape[0], note=f"k-hat {verdict.k_hat:.2f}, ESS {verdict.ess:.0f}")
     while verdict.borderline and sample.theta.shape[0] < max_draws:
         # Twice the draws of the final proposal: the proposal is kept, its estimate refined.
         theta, log_r = _weigh(density, sample.proposal, rng, sample.theta.shape[0])
         theta = np.concatenate([sample.theta, theta])
         sample = _sample(theta, np.concatenate([sample.log_ratios, log_r]), sample.proposal)
         verdict = _decide(sample, mean, sd, own_se, reweighted)
+        task.advance(log_r.size, note=f"k-hat {verdict.k_hat:.2f}, ESS {verdict.ess:.0f}")
     return verdict

@@ -90,8 +90,8 @@ def test_fit_passes_every_flag_and_equals_the_api(files):
     got = {k: nuts.get_params()[k] for k in ("sampler", "target_accept", "cores", "method")}
     assert got == {"sampler": "nutpie", "target_accept": 0.9, "cores": 1, "method": "nuts"}
     ref = bs.BayesianLogisticClassifier(
-        draws=100, tune=100, sampler="nutpie", target_accept=0.9, cores=1, random_seed=0,
-        fit_kwargs=QUIET,
+        method="nuts", draws=100, tune=100, sampler="nutpie", target_accept=0.9, cores=1,
+        random_seed=0, fit_kwargs=QUIET,
     ).fit(X, y)  # fmt: skip
     np.testing.assert_allclose(nuts.predict_proba(X_test), ref.predict_proba(X_test), rtol=1e-10)
 

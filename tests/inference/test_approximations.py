@@ -40,7 +40,14 @@ def reference(request):
     X, y = _problem(request.param)
     model = bs.build_model(X, y, kind=request.param)
     nuts = bs.fit(
-        model, draws=1000, tune=500, sampler="pymc", warm_start=False, warn=False, random_seed=0
+        model,
+        "nuts",
+        draws=1000,
+        tune=500,
+        sampler="pymc",
+        warm_start=False,
+        warn=False,
+        random_seed=0,
     )
     return request.param, model, nuts
 

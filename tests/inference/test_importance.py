@@ -45,7 +45,7 @@ def test_log_ratios_equal_pymc_log_joint_minus_scipy_log_q(method, options, tmp_
 def test_no_ratios_for_exact_or_resampled_draws():
     X, y = make_data("logistic", n=100)
     model = bs.build_model(X, y)
-    nuts = bs.fit(model, draws=30, tune=30, random_seed=0, warn=False)
+    nuts = bs.fit(model, "nuts", draws=30, tune=30, random_seed=0, warn=False)
     pooled = bs.fit(model, "pathfinder", draws=30, random_seed=0, warn=False)
     assert log_ratios(nuts) is None
     assert log_ratios(pooled) is None and pooled.variational.attrs["resampled"] == 1

@@ -25,6 +25,7 @@ def test_posterior_groups_match_pymc(kind):
     model = bs.build_model(X, y, kind=kind)
     idata = bs.fit(
         model,
+        "nuts",
         draws=30,
         tune=30,
         chains=1,
@@ -63,9 +64,9 @@ def softmax_fits():
     X, y = make_data("softmax", n=300)
     model = bs.build_model(X, y, kind="softmax")
     kw = {"draws": 600, "tune": 600, "chains": 2, "warn": False}
-    auto = bs.fit(model, random_seed=1, **kw)
-    cold = bs.fit(model, random_seed=2, sampler="pymc", warm_start=False, **kw)
-    warm_pymc = bs.fit(model, random_seed=3, sampler="pymc", **kw)
+    auto = bs.fit(model, "nuts", random_seed=1, **kw)
+    cold = bs.fit(model, "nuts", random_seed=2, sampler="pymc", warm_start=False, **kw)
+    warm_pymc = bs.fit(model, "nuts", random_seed=3, sampler="pymc", **kw)
     return model, auto, cold, warm_pymc
 
 
@@ -98,7 +99,7 @@ def test_row_blocks_sample_the_same_posterior(softmax_fits, monkeypatch):
     model, auto, _, _ = softmax_fits
     monkeypatch.setattr(Posterior, "KEEP", 16)
     monkeypatch.setattr(Posterior, "BLOCK", 50 * 4)  # 50-row blocks (D + 1 = 4)
-    blocked = bs.fit(model, draws=600, tune=600, chains=2, random_seed=4, warn=False)
+    blocked = bs.fit(model, "nuts", draws=600, tune=600, chains=2, random_seed=4, warn=False)
     assert blocked.posterior.attrs["bayescore_sampler"] == "nutpie"
     _agree_within_mc_error(blocked, auto, ["intercept_free", "coef_free"])
 
@@ -106,15 +107,15 @@ def test_row_blocks_sample_the_same_posterior(softmax_fits, monkeypatch):
 def test_same_seed_same_draws_across_calls():
     X, y = make_data("logistic", n=150)
     model = bs.build_model(X, y, kind="logistic")
-    a = bs.fit(model, draws=50, tune=50, random_seed=7, warn=False)
-    b = bs.fit(model, draws=50, tune=50, random_seed=7, warn=False)
+    a = bs.fit(model, "nuts", draws=50, tune=50, random_seed=7, warn=False)
+    b = bs.fit(model, "nuts", draws=50, tune=50, random_seed=7, warn=False)
     np.testing.assert_array_equal(a.posterior["coef"].values, b.posterior["coef"].values)
 
 
 def test_zerosum_falls_back_to_pymc():
     X, y = make_data("softmax", n=100)
     model = bs.build_model(X, y, kind="softmax", coding="zerosum")
-    idata = bs.fit(model, draws=40, tune=40, random_seed=0, warn=False)
+    idata = bs.fit(model, "nuts", draws=40, tune=40, random_seed=0, warn=False)
     assert idata.posterior.attrs["bayescore_sampler"] == "pymc"
     assert idata.posterior.attrs["bayescore_warm_start"] == "none"
 

@@ -73,7 +73,7 @@ def skewed():
     X = rng.normal(size=(40, 2))
     y = (1.5 * X[:, 0] - 1.0 * X[:, 1] + rng.logistic(size=40) > 0).astype(int)
     model = bs.build_model(X, y)
-    ref = bs.fit(model, draws=4000, tune=1000, chains=4, random_seed=1, warn=False)
+    ref = bs.fit(model, "nuts", draws=4000, tune=1000, chains=4, random_seed=1, warn=False)
     return model, _flat(ref)
 
 
@@ -138,7 +138,7 @@ def test_reweight_refuses_what_it_cannot_do():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 2))
     y = (X[:, 0] > 0).astype(int)
-    nuts = bs.fit(bs.build_model(X, y), draws=20, tune=20, random_seed=0, warn=False)
+    nuts = bs.fit(bs.build_model(X, y), "nuts", draws=20, tune=20, random_seed=0, warn=False)
     with pytest.raises(ValueError, match="reweight needs an approximate fit"):
         bs.reweight(nuts)
     lap = bs.fit(bs.build_model(X, y), "laplace", draws=20, random_seed=0, warn=False)

@@ -1,0 +1,67 @@
+"""method="auto": Laplace when its verdict allows, else NUTS from the same mode."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import bayescore as bs
+
+
+def _logistic(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = (X @ [1.5, -1.0, 0.5] + rng.logistic(size=n) > 0).astype(int)
+    return X, y
+
+
+def test_large_n_takes_laplace_and_gives_its_draws():
+    """At N = 5,000 the posterior is Gaussian to the verdict's tolerance: the fit is the
+    Laplace fit itself (same seed, same draws), and the choice is recorded."""
+    model = bs.build_model(*_logistic(5000))
+    auto = bs.fit(model, random_seed=3, warn=False)
+    laplace = bs.fit(model, "laplace", random_seed=3, warn=False)
+    assert auto.posterior.attrs["bayescore_method"] == "laplace"
+    np.testing.assert_array_equal(auto.posterior["coef"], laplace.posterior["coef"])
+    record = json.loads(auto.posterior.attrs["bayescore_auto"])
+    assert record["choice"] == "laplace" and record["laplace_verdict"] == "usable as is"
+    d = bs.diagnose(auto)
+    assert d.ok and d.auto["choice"] == "laplace" and "method='auto' chose laplace" in str(d)
+
+
+def test_small_skewed_data_take_nuts_warm_started_from_the_same_mode():
+    """At N = 40 a mean is ~0.5 sd from the Laplace Gaussian: NUTS runs, from the mode the
+    Laplace step found, so its draws are those of method="nuts" with the same seed."""
+    model = bs.build_model(*_logistic(40))
+    kw = {"draws": 200, "tune": 200, "random_seed": 5, "warn": False}
+    auto = bs.fit(model, **kw)
+    nuts = bs.fit(model, "nuts", **kw)
+    assert auto.posterior.attrs["bayescore_method"] == "nuts"
+    assert auto.posterior.attrs["bayescore_warm_start"] == "laplace"
+    np.testing.assert_array_equal(auto.posterior["coef"], nuts.posterior["coef"])
+    record = json.loads(auto.posterior.attrs["bayescore_auto"])
+    assert record["choice"] == "nuts" and record["laplace_verdict"] != "usable as is"
+    assert record["mean_shift"] > 0.2 and "sd from the Laplace Gaussian" in record["reason"]
+
+
+def test_models_outside_the_closed_form_go_to_nuts():
+    X, y = _logistic(60)
+    model = bs.build_model(
+        X, np.where(y == 1, "b", np.where(X[:, 2] > 0, "a", "c")), kind="softmax", coding="zerosum"
+    )
+    fit = bs.fit(model, draws=50, tune=50, chains=1, random_seed=0, warn=False)
+    record = json.loads(fit.posterior.attrs["bayescore_auto"])
+    assert record["choice"] == "nuts" and "closed form" in record["reason"]
+    assert fit.posterior.attrs["bayescore_sampler"] == "pymc"
+
+
+def test_estimators_default_to_auto_and_take_nuts_options():
+    clf = bs.BayesianLogisticClassifier()
+    assert clf.get_params()["method"] == "auto"
+    X, y = _logistic(3000)
+    clf = bs.BayesianLogisticClassifier(target_accept=0.9, random_seed=0).fit(X, y)
+    assert clf.idata_.posterior.attrs["bayescore_method"] == "laplace"
+    with pytest.raises(ValueError, match="unknown options \\['tol'\\]"):
+        bs.fit(bs.build_model(X, y), tol=1e-3)
