@@ -32,8 +32,15 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import gammaln
 
-from bayescore._memory import BLOCK_ELEMENTS, KEEP_ELEMENTS, WORK_ELEMENTS, rows_per_block
-from bayescore.models import Labels, ModelSpec, family
+from bayescore._likelihood import (
+    Labels,
+    block_hessian,
+    block_log_likelihood,
+    block_value_grad,
+)
+from bayescore._memory import BLOCK_ELEMENTS, KEEP_ELEMENTS
+from bayescore.inference.rows import InMemoryRows, Rows
+from bayescore.models import ModelSpec, family
 
 __all__ = ["FLAT", "NORMAL", "STUDENT_T", "FlatPrior", "Posterior"]
 
@@ -179,7 +186,7 @@ class Posterior:
     KEEP = KEEP_ELEMENTS
     BLOCK = BLOCK_ELEMENTS
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, rows: Rows | None = None) -> None:
         if not spec.closed_form:
             raise ValueError(
                 "The closed-form posterior covers logistic and reference-coded "
@@ -187,7 +194,7 @@ class Posterior:
             )
         self.spec = spec
         n, d = spec.X.shape
-        self.n_obs, self.n_features = n, d
+        self.n_obs, self.n_features = int(n), int(d)
         self.n_free = spec.n_free
         self.family = family(spec.kind)
         self.names = self.family.free_names(spec)
@@ -197,35 +204,26 @@ class Posterior:
         self.size = (d + 1) * self.n_free
         self.prior = FlatPrior.of(spec)
         self._precision = self.prior.precision()
-        rows = n if n * (d + 1) <= self.KEEP else rows_per_block(d + 1, self.BLOCK)
-        self._blocks = [slice(s, min(s + rows, n)) for s in range(0, n, rows)]
-        self._kept = [self._design(sl) for sl in self._blocks] if rows == n else None
-        self._labels = [Labels.of(spec.y[sl]) for sl in self._blocks]
+        if rows is None:
+            rows = InMemoryRows(spec.X, spec.y, spec.standardization, self.KEEP, self.BLOCK)
+        self.rows = rows
 
     # ---------------------------------------------------------------- layout and design
     @property
     def blocked(self) -> bool:
-        """Whether the design is processed in row blocks built on the fly (not kept)."""
-        return self._kept is None
+        """Whether the design is processed in blocks (not kept whole in memory)."""
+        return not (isinstance(self.rows, InMemoryRows) and self.rows.kept)
 
     @property
     def n_blocks(self) -> int:
-        """Number of row blocks."""
-        return len(self._blocks)
-
-    def _design(self, sl: slice) -> Floats:
-        """``Z^T`` of the rows ``sl``: (D + 1, rows), C-contiguous."""
-        X = self.spec.X[sl]
-        ZT = np.empty((self.n_features + 1, X.shape[0]))
-        ZT[0] = 1.0
-        ZT[1:] = self.spec.standardization.transform(X).T
-        return ZT
+        """Number of row blocks (in memory)."""
+        return self.rows.n_blocks if isinstance(self.rows, InMemoryRows) else 0
 
     def designs(self) -> Iterator[tuple[Floats, Labels]]:
-        """``(Z^T, labels)`` of each row block."""
-        for i, sl in enumerate(self._blocks):
-            ZT = self._kept[i] if self._kept is not None else self._design(sl)
-            yield ZT, self._labels[i]
+        """``(Z^T, labels)`` of each row block of an in-memory design (NUTS's callback)."""
+        if not isinstance(self.rows, InMemoryRows):
+            raise TypeError("The row blocks of this posterior are not in this process.")
+        return self.rows.designs()
 
     def unpack(self, theta: Floats) -> Floats:
         """``W`` of shape (D + 1, K - 1): row 0 the intercepts, then the coefficients."""
@@ -256,17 +254,8 @@ class Posterior:
         products over the design with cache-sized temporaries.
         """
         theta = np.atleast_2d(np.asarray(theta, dtype=np.float64))
-        m, k, d1 = theta.shape[0], self.n_free, self.n_features + 1
-        total = np.zeros(m)
-        for ZT, labels in self.designs():
-            step = rows_per_block(ZT.shape[1] * k, WORK_ELEMENTS)
-            for start in range(0, m, step):
-                W = theta[start : start + step].reshape(-1, d1, k)
-                # (points k, rows) free logits, then (points, k, rows) or (points, rows)
-                eta = W.transpose(0, 2, 1).reshape(-1, d1) @ ZT
-                eta = eta.reshape(W.shape[0], k, -1) if k > 1 else eta
-                total[start : start + step] += self.family.log_likelihood(eta, labels)
-        return total
+        W = theta.reshape(theta.shape[0], self.n_features + 1, self.n_free)
+        return self.rows.sum(block_log_likelihood, W)
 
     def log_likelihood_and_grad(self, W: Floats) -> tuple[Floats, Floats]:
         """``log p(y | W)`` and its gradient for a batch ``W`` of shape (M, D + 1, K - 1).
@@ -274,19 +263,7 @@ class Posterior:
         Returns values (M,) and gradients (M, D + 1, K - 1): one pass over the rows with
         matrix products over all M points.
         """
-        m, d1, k = W.shape
-        value, grad = np.zeros(m), np.zeros((m, d1, k))
-        for ZT, labels in self.designs():
-            if k == 1:
-                s = W[:, :, 0] @ ZT  # (M, rows)
-                value += self.family.log_likelihood(s, labels, residual=True)
-                grad[:, :, 0] += s @ ZT.T
-                continue
-            # (M k, rows): the free classes' logits of every point; the reference's are 0.
-            eta = W.transpose(0, 2, 1).reshape(m * k, d1) @ ZT
-            value += self.family.log_likelihood(eta.reshape(m, k, -1), labels, residual=True)
-            grad += (eta @ ZT.T).reshape(m, k, d1).transpose(0, 2, 1)
-        return value, grad
+        return self.rows.sum(block_value_grad, W)
 
     # ------------------------------------------------------------------------ posterior
     def log_prior(self, theta: Floats, *, normalised: bool = True) -> Floats:
@@ -331,21 +308,7 @@ class Posterior:
         """Minus the Hessian of ``log p(theta | y)``, (P, P) in the flat layout."""
         W = self.unpack(theta)
         d1, k = W.shape
-        H = np.zeros((d1, k, d1, k))
-        for ZT, _ in self.designs():
-            logits = np.vstack([np.zeros((1, ZT.shape[1])), W.T @ ZT])
-            logits -= logits.max(axis=0)
-            p = np.exp(logits)
-            p /= p.sum(axis=0)
-            p = p[1:]  # (k, rows)
-            # H[(d, j), (e, l)] = sum_n Z_nd Z_ne (p_nj delta_jl - p_nj p_nl)
-            for j in range(k):
-                for m in range(j, k):
-                    w = p[j] * ((j == m) - p[m])
-                    block = (ZT * w) @ ZT.T
-                    H[:, j, :, m] += block
-                    if m != j:
-                        H[:, m, :, j] += block
+        H = self.rows.sum(block_hessian, W)
         flat = H.reshape(d1 * k, d1 * k)
         _, _, prior_diag = self.prior.terms(np.asarray(theta, dtype=np.float64).ravel())
         flat[np.diag_indices_from(flat)] += prior_diag
@@ -361,7 +324,9 @@ class Posterior:
         transposed design, the labels and each parameter's prior (family code,
         scale, degrees of freedom); None when the design is processed in row blocks.
         """
-        if self._kept is None:
+        kept = self.rows.kept_design() if isinstance(self.rows, InMemoryRows) else None
+        if kept is None:
             return None
+        ZT, labels = kept
         nu = np.full(self.size, self.prior.nu)
-        return self._kept[0], self._labels[0].y, self.prior.codes(), self.prior.scales(), nu
+        return ZT, labels.y, self.prior.codes(), self.prior.scales(), nu

@@ -9,11 +9,12 @@ Behaviour by kind lives here, as Bambi keeps one class per likelihood family, in
 
 Both are written on the *free logits* :math:`\eta_{nc}`, the logits of classes
 :math:`c = 1..K-1` relative to class 0 (logistic: the one logit of class 1). The family's
-:meth:`Family.log_likelihood` is the package's one numpy implementation of the likelihood:
-the fitters' log posterior (:class:`bayescore.inference.posterior.Posterior`) sums it over
-rows, with or without the gradient's residuals, and prediction evaluates it per row
-(:mod:`bayescore.predictive`). The compiled twin for NUTS (:mod:`bayescore.inference.kernels`)
-is tested against it.
+:meth:`Family.log_likelihood` is the package's one numpy implementation of the likelihood
+(its code lives in :mod:`bayescore._likelihood`, which imports numpy only, so a Dask worker
+can sum it): the fitters' log posterior (:class:`bayescore.inference.posterior.Posterior`)
+sums it over rows, with or without the gradient's residuals, and prediction evaluates it
+per row (:mod:`bayescore.predictive`). The compiled twin for NUTS
+(:mod:`bayescore.inference.kernels`) is tested against it.
 
 The PyMC graph builder receives the ``pymc`` and ``pytensor.tensor`` modules from its
 caller, so importing this module never imports them.
@@ -22,7 +23,6 @@ caller, so importing this module never imports them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar
 
@@ -31,6 +31,11 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy.special import expit, softmax
 
+from bayescore._likelihood import (
+    Labels,
+    logistic_log_likelihood,
+    softmax_log_likelihood,
+)
 from bayescore._names import CHAIN, CLASS, DRAW, FEATURE, FREE_CLASS
 
 if TYPE_CHECKING:
@@ -38,73 +43,9 @@ if TYPE_CHECKING:
 
     from bayescore.models.spec import ModelSpec
 
-__all__ = ["FAMILIES", "Family", "Labels", "Logistic", "Softmax", "family", "log_sigmoid_sums"]
+__all__ = ["FAMILIES", "Family", "Labels", "Logistic", "Softmax", "family"]
 
 Floats = NDArray[np.float64]
-
-#: Rows of :math:`1 + e^{-|s|} \in (1, 2]` whose product is logged at once (at most 2^512).
-_PRODUCT_ROWS = 512
-
-
-def log_sigmoid_sums(s: Floats) -> Floats:
-    r"""Sums over the last axis of :math:`\log\sigma(s)`; overwrites ``s``.
-
-    :math:`\log\sigma(s) = \min(s, 0) - \log(1 + e^{-|s|})`; the second terms lie in
-    :math:`(0, \log 2]`, so 512 rows' are summed as the log of their product: one ``exp``
-    per element and one ``log`` per 512 rows, 3x faster than ``scipy.special.log_expit``
-    and as accurate (relative error ~1e-13 of the sum).
-
-    Examples
-    --------
-    >>> s = np.array([[0.0, -3.0], [50.0, 2.0]])
-    >>> np.allclose(log_sigmoid_sums(s.copy()), -np.log1p(np.exp(-s)).sum(axis=-1))
-    True
-    """
-    u = np.abs(s)
-    np.negative(u, out=u)
-    np.exp(u, out=u)
-    u += 1.0
-    total = np.minimum(s, 0.0, out=s).sum(axis=-1)
-    for start in range(0, u.shape[-1], _PRODUCT_ROWS):
-        total -= np.log(u[..., start : start + _PRODUCT_ROWS].prod(axis=-1))
-    return np.asarray(total)
-
-
-@dataclass(frozen=True)
-class Labels:
-    r"""Class indices of N rows, prepared once for the likelihood kernels.
-
-    Attributes
-    ----------
-    y : ndarray of int64 (N,)
-        Class indices, C-contiguous (the compiled kernels read them too).
-    sign : ndarray (N,)
-        +1 for class 1, else -1: :math:`\log p(y_n) = \log\sigma(\mathrm{sign}_n \eta_n)`
-        in the logistic model.
-    chosen : ndarray of intp
-        Rows whose label is not the reference class 0.
-    chosen_at : ndarray of intp
-        Flat index of those rows' label logit in the raveled ``(K - 1, N)`` free logits.
-    """
-
-    y: NDArray[np.int64]
-    sign: Floats
-    chosen: NDArray[np.intp]
-    chosen_at: NDArray[np.intp]
-
-    @classmethod
-    def of(cls, y: NDArray[np.integer]) -> Labels:
-        """The label terms of class indices ``y``.
-
-        Examples
-        --------
-        >>> Labels.of(np.array([0, 2, 1])).chosen_at.tolist()   # (class - 1) * N + row
-        [4, 2]
-        """
-        y64: NDArray[np.int64] = np.ascontiguousarray(y, dtype=np.int64)
-        chosen = np.flatnonzero(y64 > 0)
-        sign = np.where(y64 == 1, 1.0, -1.0)
-        return cls(y64, sign, chosen, (y64[chosen] - 1) * y64.size + chosen)
 
 
 class Family(ABC):
@@ -219,22 +160,7 @@ class Logistic(Family):
     def log_likelihood(  # noqa: D102
         self, eta: Floats, labels: Labels, *, reduce: bool = True, residual: bool = False
     ) -> Floats:
-        s = eta
-        s *= labels.sign  # log p(y_n) = log sigmoid(s_n), s_n = +-eta_n
-        if residual:
-            # log sigmoid(s) = min(s, 0) - log(1 + t), t = exp(-|s|), and
-            # d/ds log sigmoid(s) = sigmoid(-s) = (s > 0 ? t : 1) / (1 + t).
-            t = np.exp(-np.abs(s))
-            u = 1.0 + t
-            value = np.minimum(s, 0.0).sum(axis=-1) - np.log(u).sum(axis=-1)
-            r = np.where(s > 0, t, 1.0)
-            r /= u
-            r *= labels.sign
-            eta[...] = r
-            return np.asarray(value)
-        if reduce:
-            return log_sigmoid_sums(s)
-        return np.asarray(np.minimum(s, 0.0) - np.log1p(np.exp(-np.abs(s))))
+        return logistic_log_likelihood(eta, labels, reduce=reduce, residual=residual)
 
     def define(  # noqa: D102
         self,
@@ -294,28 +220,7 @@ class Softmax(Family):
     def log_likelihood(  # noqa: D102
         self, eta: Floats, labels: Labels, *, reduce: bool = True, residual: bool = False
     ) -> Floats:
-        # log p(y_n) = eta_{n y_n} - log(1 + sum_c exp(eta_nc)), stable after subtracting
-        # top_n = max(0, max_c eta_nc): the reference class's logit is 0.
-        n = eta.shape[-1]
-        flat = eta.reshape(*eta.shape[:-2], -1)
-        if reduce or residual:
-            chosen = flat[..., labels.chosen_at].sum(axis=-1)
-        else:
-            chosen = np.zeros((*eta.shape[:-2], n))
-            chosen[..., labels.chosen] = flat[..., labels.chosen_at]
-        top = np.maximum(eta.max(axis=-2), 0.0)
-        eta -= top[..., None, :]
-        np.exp(eta, out=eta)
-        total = eta.sum(axis=-2)
-        total += np.exp(-top)
-        if not (reduce or residual):
-            return np.asarray(chosen - top - np.log(total))
-        value = chosen - top.sum(axis=-1) - np.log(total).sum(axis=-1)
-        if residual:
-            eta /= total[..., None, :]  # probabilities of the free classes
-            np.negative(eta, out=eta)
-            flat[..., labels.chosen_at] += 1.0  # onehot - p
-        return np.asarray(value)
+        return softmax_log_likelihood(eta, labels, reduce=reduce, residual=residual)
 
     def define(  # noqa: D102
         self,

@@ -98,7 +98,7 @@ def test_log_sigmoid_sums_equal_scipy_over_many_rows_and_extremes():
     """Sums over 1,500 rows (3 products of 512) at logits up to +-800, against log_expit."""
     from scipy.special import log_expit
 
-    from bayescore.models.families import log_sigmoid_sums
+    from bayescore._likelihood import log_sigmoid_sums
 
     s = np.random.default_rng(0).normal(scale=4.0, size=(3, 1500))
     s[:, :5] = np.array([[800.0], [-800.0], [0.0]])
