@@ -37,9 +37,10 @@ from bayescore._progress import resolve as resolve_progress
 from bayescore._validation import Boolean, Options, Rule, check_finite
 from bayescore.inference.advi import AdviOptions
 from bayescore.inference.api import METHODS, method_options, run
+from bayescore.inference.cluster import is_dask
 from bayescore.inference.nuts import NutsOptions
 from bayescore.inference.options import FIT_CONSTRAINTS, FitSettings, InstanceOf
-from bayescore.models import MODEL_CONSTRAINTS, family, make_spec
+from bayescore.models import MODEL_CONSTRAINTS, ModelSpec, family, make_spec
 from bayescore.predictive import PosteriorPredictor
 
 __all__ = ["BayesianLogisticClassifier", "BayesianSoftmaxClassifier", "estimator_for_kind"]
@@ -129,23 +130,26 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        X_arr, y_arr = _rows(self, X, y, reset=True)
-        check_classification_targets(y_arr)
-        classes, y_idx = np.unique(y_arr, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(
-                f"y must contain at least 2 classes; got 1 class ({classes.tolist()[0]!r}). "
-                "A classifier needs samples of at least 2 classes in the data."
+        if is_dask(X) or is_dask(y):
+            spec, classes = self._distributed_spec(X, y)
+        else:
+            X_arr, y_arr = _rows(self, X, y, reset=True)
+            check_classification_targets(y_arr)
+            classes, y_idx = np.unique(y_arr, return_inverse=True)
+            if classes.size < 2:
+                raise ValueError(
+                    f"y must contain at least 2 classes; got 1 class ({classes.tolist()[0]!r})."
+                    " A classifier needs samples of at least 2 classes in the data."
+                )
+            spec = make_spec(
+                X_arr,
+                y_idx.astype(np.int64),
+                classes,
+                kind=self._kind,
+                feature_names=getattr(self, "feature_names_in_", None),
+                func=type(self).__name__,
+                **self._model_kwargs(),
             )
-        spec = make_spec(
-            X_arr,
-            y_idx.astype(np.int64),
-            classes,
-            kind=self._kind,
-            feature_names=getattr(self, "feature_names_in_", None),
-            func=type(self).__name__,
-            **self._model_kwargs(),
-        )
         settings = FitSettings(
             draws=int(self.draws),
             tune=int(self.tune),
@@ -159,6 +163,40 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         idata = run(spec, self.method, settings, options, warn=warn)
         self._set_fitted(idata, classes)
         return self
+
+    def _distributed_spec(self, X: Any, y: Any) -> tuple[ModelSpec, np.ndarray]:
+        """The model of a Dask X (array or dataframe) and y: checked on the partitions.
+
+        Nothing is gathered: the standardisation, the check for non-finite values (named by
+        partition and row) and the labels' classes are map-reduced over the partitions.
+        """
+        import dask.array as da
+
+        from bayescore.inference.cluster import encode_labels, standardize, validate
+
+        columns = getattr(X, "columns", None)
+        if not is_dask(y):
+            y = da.from_array(np.asarray(y), chunks=-1)
+        X_d, y_d = validate(X, y)
+        standardization = standardize(X_d)
+        y_idx, classes = encode_labels(y_d)
+        check_classification_targets(classes)
+        self.n_features_in_ = int(X_d.shape[1])
+        if columns is not None:
+            self.feature_names_in_ = np.asarray([str(c) for c in columns], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        spec = make_spec(
+            X_d,
+            y_idx,
+            classes,
+            kind=self._kind,
+            feature_names=getattr(self, "feature_names_in_", None),
+            func=type(self).__name__,
+            standardization=standardization,
+            **self._model_kwargs(),
+        )
+        return spec, classes
 
     @classmethod
     def from_idata(cls, idata: xr.DataTree, **params: Any) -> _BayesianClassifier:

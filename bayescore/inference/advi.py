@@ -32,7 +32,7 @@ from scipy.optimize import OptimizeResult, minimize
 from bayescore._progress import current
 from bayescore._validation import POSITIVE, Boolean, Interval
 from bayescore.inference.gaussian import LOG_2PI_E, Gaussian
-from bayescore.inference.laplace import N_MC, find_mode
+from bayescore.inference.laplace import N_MC, Mode, find_mode
 from bayescore.inference.options import FitSettings, MethodOptions, option
 from bayescore.inference.posterior import Posterior
 from bayescore.inference.record import Optimisation, VariationalRecord, elbo_of_gaussians
@@ -279,7 +279,13 @@ def fit_gaussian(
 
 
 def fit_advi_fixed(
-    spec: ModelSpec, settings: FitSettings, options: AdviOptions, *, full_rank: bool
+    spec: ModelSpec,
+    settings: FitSettings,
+    options: AdviOptions,
+    *,
+    full_rank: bool,
+    post: Posterior | None = None,
+    mode: Mode | None = None,
 ) -> xr.DataTree:
     """Mean-field or full-rank ADVI on fixed moment-matched draws.
 
@@ -288,8 +294,8 @@ def fit_advi_fixed(
     approximation. The ``variational`` group's ``elbo_history`` holds the fixed-draw ELBO
     at each L-BFGS iteration, on the scale of the reported ELBO.
     """
-    post = Posterior(spec)
-    mode = find_mode(post)
+    post = Posterior(spec) if post is None else post
+    mode = find_mode(post) if mode is None else mode
     mean, cov = mode.theta, mode.covariance()
     if options.n_points is not None and options.n_points < 2 * mean.size:
         raise ValueError(

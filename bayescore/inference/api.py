@@ -35,6 +35,7 @@ from bayescore._pymc import quiet_pymc
 from bayescore._validation import Options
 from bayescore.inference.advi import AdviOptions, FullRankAdviOptions, fit_advi_fixed
 from bayescore.inference.auto import AutoOptions, fit_auto
+from bayescore.inference.cluster import DASK_METHODS
 from bayescore.inference.laplace import LaplaceOptions, fit_laplace
 from bayescore.inference.nuts import NutsOptions, fit_nuts
 from bayescore.inference.options import FitSettings, MethodOptions
@@ -103,6 +104,11 @@ def _advi(
         # The deterministic objective needs the closed-form posterior and all the data;
         # options of the stochastic optimiser ask for that route.
         stochastic = spec is None or not spec.closed_form or bool(stochastic_options)
+    if stochastic and spec is not None and spec.distributed:
+        raise ValueError(
+            f"{stochastic_options or ['stochastic']} ask for PyMC's stochastic ADVI, which "
+            "does not run on a Dask X; ADVI on fixed draws does: drop them."
+        )
     if stochastic:
         if options.n_points is not None:
             raise ValueError("n_points= sets the fixed draws of stochastic=False ADVI.")
@@ -169,10 +175,21 @@ def run(
 ) -> xr.DataTree:
     """Run a method whose settings and options are already checked (the estimators' path).
 
+    Methods that cannot run on a Dask X (NUTS, stochastic ADVI) refuse it here, saying
+    which do.
+
     BLAS runs on one thread meanwhile (:mod:`bayescore.inference.threads`): the engine's
     products are many and mid-sized, and on a busy machine OpenBLAS's threads made a
     Hessian 50 times slower.
     """
+    spec = model_spec(model)
+    if spec is not None and spec.distributed and method not in DASK_METHODS:
+        raise ValueError(
+            f"method={method!r} does not run on a Dask X: NUTS needs thousands of sequential "
+            "gradients, and each would be a round trip to the cluster. Use one of "
+            f"{list(DASK_METHODS)} (map-reduce over the partitions), or X.compute() when X "
+            "fits in memory."
+        )
     start = time.perf_counter()
     with (
         quiet_pymc(not settings.progressbar),

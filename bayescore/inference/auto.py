@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import xarray as xr
 
 from bayescore._names import ATTR_AUTO, POSTERIOR, SAMPLE_STATS, VARIATIONAL, has_group
+from bayescore.inference.advi import AdviOptions, fit_advi_fixed
 from bayescore.inference.laplace import N_MC, LaplaceOptions, find_mode, fit_laplace
 from bayescore.inference.nuts import NutsOptions, fit_nuts
 from bayescore.inference.options import FitSettings, MethodOptions, option
@@ -85,6 +86,12 @@ def fit_auto(
     start = time.perf_counter()
     post = Posterior(spec)
     mode = find_mode(post)
+    if not mode.converged and spec.distributed:
+        raise ValueError(
+            f"The posterior has no mode to approximate ({mode.message}), and NUTS does not "
+            "run on a Dask X: use stronger priors, or fit the data in memory with "
+            "method='nuts'."
+        )
     if not mode.converged:
         idata = fit_nuts(model, settings, _nuts_options(options), mode=mode)
         reason = f"the posterior has no mode to approximate ({mode.message})"
@@ -119,6 +126,11 @@ def fit_auto(
             "importance sampling cannot check the Laplace approximation (k-hat "
             f"{verdict.k_hat:.2f}, ESS {verdict.ess:.0f})"
         )
+    if spec.distributed:
+        # NUTS does not run on a cluster: full-rank ADVI on fixed draws, from the same mode.
+        advi = fit_advi_fixed(spec, settings, AdviOptions(), full_rank=True, post=post, mode=mode)
+        reason = f"{why}: full-rank ADVI on fixed draws (the data are on a Dask cluster)"
+        return _record(advi, "fullrank_advi", reason, **details), "fullrank_advi"
     idata = fit_nuts(model, settings, _nuts_options(options), mode=mode)
     reason = f"{why}: NUTS, warm-started from the Laplace mode and Hessian"
     return _record(idata, "nuts", reason, **details), "nuts"

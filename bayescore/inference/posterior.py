@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,8 +40,12 @@ from bayescore._likelihood import (
     block_value_grad,
 )
 from bayescore._memory import BLOCK_ELEMENTS, KEEP_ELEMENTS
+from bayescore.inference.cluster import DaskRows
 from bayescore.inference.rows import InMemoryRows, Rows
 from bayescore.models import ModelSpec, family
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["FLAT", "NORMAL", "STUDENT_T", "FlatPrior", "Posterior"]
 
@@ -204,7 +209,12 @@ class Posterior:
         self.size = (d + 1) * self.n_free
         self.prior = FlatPrior.of(spec)
         self._precision = self.prior.precision()
-        if rows is None:
+        if rows is None and spec.distributed:
+            # ModelSpec types its rows as numpy's; a distributed spec holds Dask arrays.
+            rows = DaskRows(
+                cast("da.Array", spec.X), cast("da.Array", spec.y), spec.standardization
+            )
+        elif rows is None:
             rows = InMemoryRows(spec.X, spec.y, spec.standardization, self.KEEP, self.BLOCK)
         self.rows = rows
 

@@ -93,7 +93,20 @@ def data_groups(spec: ModelSpec) -> dict[str, xr.Dataset]:
     >>> groups = data_groups(spec)
     >>> groups["observed_data"]["y"].values.tolist(), list(groups["constant_data"])
     ([0, 1], ['X', 'x_mean', 'x_scale', 'y_obs'])
+
+    A fit of a Dask X keeps its training rows where they are: its ``constant_data`` holds the
+    standardisation only (and the number of rows), and there is no ``observed_data``.
     """
+    if spec.distributed:
+        stats = xr.Dataset(
+            {
+                "x_mean": ((FEATURE,), spec.standardization.mean),
+                "x_scale": ((FEATURE,), spec.standardization.scale),
+            },
+            coords={FEATURE: spec.feature_names},
+            attrs={"n_obs": int(spec.n_obs), "rows": "on a Dask cluster, not stored"},
+        )
+        return {"constant_data": stats}
     n_obs = spec.X.shape[0]
     obs = np.arange(n_obs)
     y = np.asarray(spec.y, dtype=np.int64)
@@ -151,6 +164,11 @@ def spec_from_tree(idata: xr.DataTree) -> ModelSpec:
     from bayescore.models import make_spec
 
     post, const = idata[POSTERIOR], idata[CONSTANT_DATA].to_dataset()
+    if "X" not in const:
+        raise ValueError(
+            "This fit does not store its training rows (a fit of a Dask X keeps them on the "
+            "cluster), so its posterior cannot be rebuilt from it; refit with the data."
+        )
     settings = json.loads(post.attrs[ATTR_SETTINGS])
     settings.pop("kind", None)
     spec = make_spec(

@@ -7,7 +7,7 @@ fitters never need more.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +16,9 @@ from bayescore._validation import POSITIVE, Boolean, Options, Rule, check_params
 from bayescore.data import Standardization
 from bayescore.models.families import FAMILIES, family
 from bayescore.models.spec import CODINGS, PRIORS, Coding, Kind, ModelSpec, PriorFamily
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["KINDS", "MODEL_CONSTRAINTS", "make_spec"]
 
@@ -36,8 +39,8 @@ MODEL_CONSTRAINTS: dict[str, Rule] = {
 
 
 def make_spec(
-    X: NDArray[np.float64],
-    y_idx: NDArray[np.integer],
+    X: NDArray[np.float64] | da.Array,
+    y_idx: NDArray[np.integer] | da.Array,
     classes: np.ndarray,
     *,
     kind: str = "logistic",
@@ -49,12 +52,15 @@ def make_spec(
     flat_intercept: bool = False,
     coding: str = "reference",
     func: str = "build_model",
+    standardization: Standardization | None = None,
 ) -> ModelSpec:
     """A :class:`ModelSpec` from validated arrays: float ``X`` and class indices ``y_idx``.
 
     :func:`bayescore.build_model` validates user input and calls this; the estimators call
     it on the arrays that scikit-learn's validation returned, so ``X`` is validated once per
-    fit. The model settings are checked here (errors name ``func``).
+    fit. The model settings are checked here (errors name ``func``). ``standardization``,
+    when given, was computed elsewhere (over the partitions of a Dask X, which is then
+    ``X``); otherwise it is fitted to ``X``.
 
     Examples
     --------
@@ -102,13 +108,20 @@ def make_spec(
         kind=cast(Kind, settings["kind"]),
         classes=np.asarray(classes),
         feature_names=names,
-        standardization=Standardization.fit(X),
+        standardization=(
+            Standardization.fit(cast(NDArray[np.float64], X))
+            if standardization is None
+            else standardization
+        ),
         prior=cast(PriorFamily, settings["prior"]),
         prior_scale=float(settings["prior_scale"]),
         intercept_prior_scale=float(settings["intercept_prior_scale"]),
         prior_nu=float(settings["prior_nu"]),
         flat_intercept=bool(settings["flat_intercept"]),
         coding=cast(Coding, settings["coding"]),
-        X=X,
-        y=np.asarray(y_idx, dtype=np.int64),
+        X=cast(NDArray[np.float64], X),  # or a Dask array: ModelSpec.distributed
+        # A Dask y (with its standardisation computed over the partitions) stays lazy.
+        y=cast(NDArray[np.int64], y_idx)
+        if standardization is not None
+        else np.asarray(y_idx, dtype=np.int64),
     )

@@ -57,9 +57,10 @@ class ModelSpec:
         An improper flat prior on the intercept(s).
     coding : {"reference", "zerosum"}
     X : ndarray of float64, shape (n_obs, n_features)
-        Raw training features.
+        Raw training features (a Dask array for a fit on a cluster, whose rows are never
+        gathered: :mod:`bayescore.inference.cluster`).
     y : ndarray of int64, shape (n_obs,)
-        Training labels as class indices.
+        Training labels as class indices (a Dask array alike).
 
     Examples
     --------
@@ -111,6 +112,11 @@ class ModelSpec:
         fitted through their PyMC graph.
         """
         return not (self.kind == "softmax" and self.coding == "zerosum")
+
+    @property
+    def distributed(self) -> bool:
+        """Whether the training rows are a Dask array (a fit on a cluster)."""
+        return type(self.X).__module__.split(".")[0] == "dask"
 
     @property
     def normal_priors(self) -> bool:
