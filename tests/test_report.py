@@ -1,6 +1,7 @@
 """bs.report writes one self-contained page that a real browser renders offline.
 
-The page is opened in headless Chromium (installed by .ci/run when missing):
+The page is opened in headless Chromium (``make test`` installs it when missing; see
+tests/chromium.py):
 
 - a screenshot must not be blank (pixel variance of the PNG, decoded by matplotlib);
 - ``--dump-dom`` of a probe copy: a script inserted at the top of ``<head>``, before the
@@ -16,51 +17,18 @@ The numbers in the tables are read back from the HTML and compared with the publ
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import probe, run, with_probe
 from markupsafe import escape
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.model_selection import train_test_split
 
 import bayescore as bs
-
-PROBE = """<script>
-window.__probe = {errors: [], violations: []};
-addEventListener("error", e => __probe.errors.push(String(e.message ||
-  (e.target && (e.target.src || e.target.href)) || e.type)), true);
-addEventListener("securitypolicyviolation", e => __probe.violations.push(e.blockedURI));
-addEventListener("load", () => {
-  const out = document.createElement("pre");
-  out.id = "probe"; out.hidden = true;
-  out.textContent = JSON.stringify({widths: Array.from(document.images).map(
-    i => i.naturalWidth), errors: __probe.errors, violations: __probe.violations});
-  document.body.appendChild(out);
-});
-</script>"""
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise AssertionError("Chromium is needed: apt-get install chromium (.ci/run does this).")
-
-
-def run_chromium(page: Path, *args: str, profile: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         "--no-first-run", f"--user-data-dir={profile}", *args, page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
 
 
 class Cells(HTMLParser):
@@ -122,7 +90,8 @@ def page(fitted, tmp_path_factory):
 def test_report_renders_offline_in_headless_chromium(page, tmp_path):
     path, html = page
     shot = tmp_path / "shot.png"
-    run_chromium(path, f"--screenshot={shot}", "--window-size=1200,3000", profile=tmp_path / "a")
+    run(path.resolve().as_uri(), f"--screenshot={shot}", "--window-size=1200,3000",
+        profile=tmp_path / "a")  # fmt: skip
     import matplotlib.image
 
     pixels = matplotlib.image.imread(shot)
@@ -131,18 +100,13 @@ def test_report_renders_offline_in_headless_chromium(page, tmp_path):
     assert pixels[..., :3].std() > 0.05
     # The probe goes before the page's CSP meta, so it runs; everything after is policed.
     probe_page = tmp_path / "probe.html"
-    probe_page.write_text(html.replace("<head>", "<head>" + PROBE, 1))
-    dom = run_chromium(
-        probe_page, "--dump-dom", "--enable-logging=stderr", "--v=0", profile=tmp_path / "b"
-    )
-    found = re.search(r'<pre id="probe" hidden="">(.*?)</pre>', dom.stdout, re.S)
-    assert found, dom.stdout[-2000:]
-    probe = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    probe_page.write_text(with_probe(html))
+    found, console = probe(probe_page.as_uri(), profile=tmp_path / "b")
     # 3 reliability diagrams, 2 uncertainty figures (the two posteriors), 1 comparison chart.
-    assert len(probe["widths"]) == 6
-    assert all(w > 100 for w in probe["widths"]), probe
-    assert probe["errors"] == [] and probe["violations"] == []
-    assert [line for line in dom.stderr.splitlines() if ":CONSOLE" in line] == []
+    assert len(found["widths"]) == 6
+    assert all(w > 100 for w in found["widths"]), found
+    assert found["errors"] == [] and found["violations"] == []
+    assert console == []
 
 
 def test_the_page_reaches_for_nothing_outside_itself(page):
