@@ -18,7 +18,14 @@ from bayescore._names import VARIATIONAL, as_idata, has_group
 from bayescore._validation import LEVEL, N_BINS, Options, validate_params
 from bayescore.calibration.corp import N_RESAMPLES
 
-__all__ = ["comparison_chart", "elbo_trace", "recalibration_plot", "reliability_diagram"]
+__all__ = [
+    "comparison_chart",
+    "elbo_trace",
+    "plot_reliability_table",
+    "recalibration_plot",
+    "reliability_diagram",
+    "table_shares",
+]
 
 
 def _axes(ax: Any, figsize: tuple[float, float] = (5.0, 5.0)) -> Any:
@@ -140,59 +147,100 @@ def reliability_diagram(
     'confidence (mean predicted probability of the top class)'
     """
     from bayescore.calibration import reliability_table
+    from bayescore.calibration.corp import corp_forecasts
 
-    if strategy == "pav":
-        return _pav_diagram(
-            y, probs, n_bins, labels, ax, intervals, histogram, label,
-            0.9 if level is None else level, n_resamples, random_seed,
-        )  # fmt: skip
+    if level is None:
+        level = 0.9 if strategy == "pav" else 0.95
     table = reliability_table(
-        y, probs, n_bins=n_bins, strategy=strategy, labels=labels,
-        level=0.95 if level is None else level,
+        y, probs, n_bins=n_bins, strategy=strategy, labels=labels, level=level,
+        n_resamples=n_resamples, random_seed=random_seed,
     )  # fmt: skip
+    shares = None
+    if histogram and strategy == "pav":
+        forecast = corp_forecasts(y, probs, labels=labels).forecast[0]
+        counts, edges = np.histogram(forecast, bins=n_bins, range=(0.0, 1.0))
+        shares = (edges, counts / forecast.size)
+    elif histogram:
+        shares = table_shares(table)
+    return plot_reliability_table(table, ax=ax, label=label, bands=intervals, shares=shares)
+
+
+def table_shares(table: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges and share of forecasts per bin of a binned reliability table.
+
+    Examples
+    --------
+    >>> import bayescore as bs
+    >>> table = bs.reliability_table([0, 1, 2], [[0.4, 0.3, 0.3], [0.1, 0.7, 0.2],
+    ...                                          [0.2, 0.2, 0.6]], n_bins=2)
+    >>> edges, share = table_shares(table)  # top-label confidences 0.4, 0.7 and 0.6
+    >>> edges.tolist(), share.round(3).tolist()
+    ([0.0, 0.5, 1.0], [0.333, 0.667])
+    """
+    count = table["count"].values
+    edges = np.append(table["lower"].values, table["upper"].values[-1])
+    return edges, count / count.sum()
+
+
+def plot_reliability_table(
+    table: Any,
+    *,
+    ax: Any = None,
+    label: str = "model",
+    bands: bool = True,
+    shares: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Any:
+    """Draw a reliability table made by :func:`bayescore.reliability_table`.
+
+    Drawing only (the table holds every number): binned tables as points with their
+    Wilson intervals, PAV tables as the CORP step curve with the consistency band; the
+    posterior band of draws hatched; see :func:`reliability_diagram`, which computes the
+    table and calls this.
+
+    Parameters
+    ----------
+    table : Dataset
+        From :func:`bayescore.reliability_table` (any strategy, not ``classwise``).
+    ax : matplotlib Axes, optional
+    label : str
+        Legend label of the model (shown as written).
+    bands : bool, default True
+        Draw the intervals (binned) or the consistency band (PAV), and the posterior band.
+    shares : (edges, share), optional
+        Bin edges and share of forecasts per bin, drawn as bars along the bottom (height
+        / 4); :func:`table_shares` gives them for a binned table.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     ax = _axes(ax)
-    _frame(ax)
-    name = f"{literal(label)} (ECE {table.attrs['ece']:.3f})"
-    _draw_reliability(ax, table, name, "C0", intervals)
-    if histogram:
-        share = table["count"].values / table["count"].values.sum()
+    if table.attrs["strategy"] == "pav":
+        _draw_pav(ax, table, label, bands)
+    else:
+        _frame(ax)
+        name = f"{literal(label)} (ECE {table.attrs['ece']:.3f})"
+        _draw_reliability(ax, table, name, "C0", bands)
+    if shares is not None:
+        edges, share = shares
         ax.bar(
-            table["lower"].values,
-            share * 0.25,
-            width=table["upper"] - table["lower"],
+            edges[:-1],
+            np.asarray(share) * 0.25,
+            width=np.diff(edges),
             align="edge",
             color="0.6",
             alpha=0.5,
-            label="share of rows (bar height / 4)",
+            label="share of forecasts (bar height / 4)",
         )
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=8)
     return ax
 
 
-def _pav_diagram(
-    y: Any,
-    probs: Any,
-    n_bins: int,
-    labels: Any,
-    ax: Any,
-    bands: bool,
-    histogram: bool,
-    label: str,
-    level: float,
-    n_resamples: int,
-    random_seed: int | None,
-) -> Any:
-    from bayescore.calibration import reliability_table
-    from bayescore.calibration.corp import corp_forecasts
-
-    table = reliability_table(
-        y, probs, strategy="pav", labels=labels, level=level, n_resamples=n_resamples,
-        random_seed=random_seed,
-    )  # fmt: skip
-    ax = _axes(ax)
+def _draw_pav(ax: Any, table: Any, label: str, bands: bool) -> None:
     binary = table.attrs["kind"] == "binary"
     _frame(ax, positive=_class_name(table.attrs) if binary else None)
     conf = table["confidence"].values
+    level = table.attrs["level"]
     if bands:
         ax.fill_between(
             conf,
@@ -228,20 +276,6 @@ def _pav_diagram(
         label=f"{literal(label)} (CORP MCB {table.attrs['brier_miscalibration']:.4f}, Brier)",
     )
     ax.plot(conf, table["accuracy"].values, "o", color="C0", ms=4, zorder=3, clip_on=False)
-    if histogram:
-        forecast = corp_forecasts(y, probs, labels=labels).forecast[0]
-        counts, edges = np.histogram(forecast, bins=n_bins, range=(0.0, 1.0))
-        ax.bar(
-            edges[:-1],
-            counts / forecast.size * 0.25,
-            width=np.diff(edges),
-            align="edge",
-            color="0.6",
-            alpha=0.5,
-            label="share of forecasts (bar height / 4)",
-        )
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=8)
-    return ax
 
 
 #: How far the axes of a reliability diagram reach beyond [0, 1] on each side.
