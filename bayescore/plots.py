@@ -213,6 +213,17 @@ def plot_reliability_table(
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np, bayescore as bs
+    >>> rng = np.random.default_rng(1)
+    >>> p = rng.uniform(size=300)
+    >>> y = np.where(rng.random(300) < p, "spam", "ham")
+    >>> table = bs.reliability_table(y, p, strategy="pav", labels=["ham", "spam"])
+    >>> ax = plot_reliability_table(table, label="filter")
+    >>> ax.get_xlabel()
+    "forecast probability of class 'spam'"
     """
     ax = _axes(ax)
     if table.attrs["strategy"] == "pav":

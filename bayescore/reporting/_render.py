@@ -85,6 +85,17 @@ def render_report(data: ReportData) -> str:
     -------
     str
         One self-contained HTML document.
+
+    Examples
+    --------
+    >>> import bayescore as bs
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from bayescore.reporting import prepare_report
+    >>> ds = bs.load_dataset("iris")
+    >>> lr = LogisticRegression(max_iter=1000).fit(ds.X, ds.y)
+    >>> html = render_report(prepare_report(lr, ds.X, ds.y, held_out=False))
+    >>> 'data-status="in-sample"' in html, html.count("data:image/png;base64,")
+    (True, 2)
     """
     from importlib.resources import files
 
