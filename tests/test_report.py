@@ -232,6 +232,27 @@ def test_partly_in_sample_and_not_known_rows(fitted):
     )
 
 
+def test_models_fitted_on_different_columns_of_one_table_share_a_report(fitted):
+    from bayescore.reporting import prepare_report
+
+    _, X_test, y_test, X_train, y_train = fitted
+    first, last = list(X_train.columns[:3]), list(X_train.columns[1:][::-1])
+    bayes = bs.BayesianLogisticClassifier(method="laplace", draws=100, fit_kwargs={"warn": False})
+    models = {
+        "first three": bayes.fit(X_train[first], y_train),
+        "last three": LogisticRegression(max_iter=5000).fit(X_train[last], y_train),
+    }
+    data = prepare_report(models, X_test, y_test, train=(X_train, y_train))
+    for report, columns in zip(data.models, (first, last), strict=True):
+        model = models[report.name]
+        expected = model.predict(X_test[columns])
+        matrix = confusion_matrix(y_test, expected, labels=model.classes_)
+        np.testing.assert_array_equal(report.classification["scored"].confusion, matrix)
+    # The fingerprints of the model's own columns: the training rows are found again.
+    status = data.models[0].status
+    assert (status["scored"].text, status["train"].n_in_training) == ("held-out", len(X_train))
+
+
 def test_a_report_on_the_training_rows_says_in_sample_and_rewrites_in_place(fitted, tmp_path):
     models, _, _, X_train, y_train = fitted
     path = tmp_path / "one.html"

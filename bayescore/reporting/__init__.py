@@ -117,7 +117,9 @@ def report(
         bayescore estimators (posterior draws) or scikit-learn classifiers; a single model
         is named by its class.
     X : array-like or DataFrame of shape (n_obs, n_features)
-        The rows to score, usually held out.
+        The rows to score, usually held out. A DataFrame may hold more columns than a model
+        was fitted on: each model with ``feature_names_in_`` reads its own, by name (models
+        fitted on different columns of one table share one report).
     y : array-like of shape (n_obs,)
         Their labels, matched to each model's ``classes_`` by value.
     path : str or path-like

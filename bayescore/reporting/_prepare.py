@@ -196,6 +196,21 @@ def _train(train: Any) -> tuple[Any, Any] | None:
     return train[0], train[1]
 
 
+def _model_columns(model: Any, X: Any) -> Any:
+    """``X`` with the model's own columns, when it is a DataFrame holding more than those.
+
+    Models fitted on different columns of one table (a user's CSV) can then share one
+    report: each reads the columns it was fitted on, by name, in its own order.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    columns = getattr(X, "columns", None)
+    if names is None or columns is None or list(columns) == list(names):
+        return X
+    if set(map(str, names)) <= set(map(str, columns)):
+        return X[[str(n) for n in names]]
+    return X
+
+
 def _predictions(model: Any, X: Any) -> xr.DataArray:
     """Posterior draws (chain, draw, obs, class) of a bayescore model, else (obs, class)."""
     if hasattr(model, "predict_proba_draws"):
@@ -312,7 +327,8 @@ def prepare_report(
         classes = [str(c) for c in model.classes_]
         train_rows = training_rows(model)
         status, scores, classified = {}, {}, {}
-        for key, (X_split, y_split) in data_sets.items():
+        for key, (X_all, y_split) in data_sets.items():
+            X_split = _model_columns(model, X_all)
             preds = _predictions(model, X_split)
             if key == SCORED:
                 predictions[name] = preds
