@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test test-fast lint format bench docs cli-docs install install-dev clean
+.PHONY: demo test test-fast chromium lint format bench docs cli-docs install install-dev clean
 
 $(PY):
 	@base="$$(PYTHON='$(PYTHON)' .ci/find-python)" || exit 1; \
@@ -27,9 +27,15 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(PY) examples/demo.py
 
+# The report and documentation tests render pages in headless Chromium: `chromium` installs
+# Debian's package when it is missing and this machine can (root with apt-get), else stops
+# here with one line saying what to install (.ci/ensure-chromium). It comes first, so a
+# machine without a browser learns it before the install. tests/test_docs_site.py builds the
+# documentation site itself (mkdocs build --strict into a temporary folder) and opens every
+# page in Chromium.
 # The notebooks run with 1000 NUTS draws after 300 tuning steps per chain ("draws,tune"; unset,
 # they use the library defaults, 1000 and 1000): see the first cell of each notebook.
-test: $(VENV)/.installed-dev
+test: chromium $(VENV)/.installed-dev
 	$(PY) -m pytest
 	BAYESCORE_NOTEBOOK_DRAWS=1000,300 $(PY) -m pytest --nbmake notebooks -p no:cacheprovider \
 		-o addopts="" -o testpaths=notebooks
@@ -38,6 +44,9 @@ test: $(VENV)/.installed-dev
 # Dask cluster, headless Chromium, fresh processes that compile); CI runs the whole suite.
 test-fast: $(VENV)/.installed-dev
 	$(PY) -m pytest -m "not slow"
+
+chromium:
+	@.ci/ensure-chromium
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check bayescore tests benchmarks examples docs

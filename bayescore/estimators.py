@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import xarray as xr
@@ -116,7 +116,7 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
             kwargs.setdefault("batch_size", self.batch_size)
         return kwargs
 
-    def fit(self, X: Any, y: Any) -> _BayesianClassifier:
+    def fit(self, X: Any, y: Any) -> Self:
         """Fit the model to ``X`` and ``y`` by NUTS or ADVI.
 
         Parameters
@@ -199,7 +199,7 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         return spec, classes
 
     @classmethod
-    def from_idata(cls, idata: xr.DataTree, **params: Any) -> _BayesianClassifier:
+    def from_idata(cls, idata: xr.DataTree, **params: Any) -> Self:
         """A fitted estimator around an existing fit of this estimator's model kind.
 
         Parameters

@@ -1,8 +1,9 @@
 """Plots: reliability diagrams, recalibration before/after, model comparison, ELBO trace.
 
-Computation lives in :mod:`bayescore.calibration` and :mod:`bayescore.compare`; these
+Computation lives in :mod:`bayescore.calibration` and :mod:`bayescore.comparison`; these
 functions only draw what those return. matplotlib is imported inside each function, and each
-returns the Axes it drew on (pass ``ax=`` to draw into your own figure).
+returns the Axes it drew on (pass ``ax=`` to draw into your own figure). Text from the user
+(model names, class labels) is shown as written: a ``$`` in it is never read as mathtext.
 """
 
 from __future__ import annotations
@@ -11,9 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from bayescore._array.binning import STRATEGIES
+from bayescore._mpl import literal
 from bayescore._names import VARIATIONAL, as_idata, has_group
+from bayescore._validation import LEVEL, N_BINS, Options, validate_params
+from bayescore.calibration.corp import N_RESAMPLES
 
-__all__ = ["comparison_chart", "elbo_trace", "recalibration_plot", "reliability_diagram"]
+__all__ = [
+    "comparison_chart",
+    "elbo_trace",
+    "plot_reliability_table",
+    "recalibration_plot",
+    "reliability_diagram",
+    "table_shares",
+]
 
 
 def _axes(ax: Any, figsize: tuple[float, float] = (5.0, 5.0)) -> Any:
@@ -30,13 +42,37 @@ def _draw_reliability(ax, table, label: str, color: str, intervals: bool) -> Non
     conf = table["confidence"].values[filled]
     acc = table["accuracy"].values[filled]
     if intervals:
+        # The table's intervals contain each accuracy (binning.wilson clips them), so the
+        # error bars are never negative.
         low = acc - table["accuracy_low"].values[filled]
         high = table["accuracy_high"].values[filled] - acc
-        ax.errorbar(conf, acc, yerr=[low, high], fmt="o-", color=color, capsize=3, label=label)
+        ax.errorbar(
+            conf, acc, yerr=[low, high], fmt="o-", color=color, capsize=3, label=label, zorder=4
+        )
     else:
-        ax.plot(conf, acc, "o-", color=color, label=label)
+        ax.plot(conf, acc, "o-", color=color, label=label, zorder=4)
+    if intervals and "posterior_low" in table:
+        band = filled & np.isfinite(table["posterior_low"].values)
+        ax.fill_between(
+            table["confidence"].values[band],
+            table["posterior_low"].values[band],
+            table["posterior_high"].values[band],
+            facecolor="none",
+            edgecolor=color,
+            hatch="///",
+            lw=0,
+            label=f"{table.attrs['level']:.0%} posterior band (each draw's accuracy per bin)",
+        )
 
 
+@validate_params(
+    {
+        "n_bins": N_BINS,
+        "strategy": Options((*STRATEGIES, "pav")),
+        "level": LEVEL,
+        "n_resamples": N_RESAMPLES,
+    }
+)
 def reliability_diagram(
     y: Any,
     probs: Any,
@@ -48,7 +84,7 @@ def reliability_diagram(
     intervals: bool = True,
     histogram: bool = True,
     label: str = "model",
-    level: float = 0.9,
+    level: float | None = None,
     n_resamples: int = 1000,
     random_seed: int | None = 0,
 ) -> Any:
@@ -57,30 +93,41 @@ def reliability_diagram(
     Points above the diagonal (accuracy > confidence) are **under-confident**, points below
     are over-confident; both regions are labelled.
 
-    Binned (``strategy="uniform"``/``"quantile"``): top-label accuracy per bin with 95 %
-    Wilson intervals; the legend shows the ECE. ``strategy="pav"`` draws the CORP diagram
+    Binned (``strategy="uniform"``/``"quantile"``): top-label accuracy per bin with Wilson
+    intervals; the legend shows the ECE. ``strategy="pav"`` draws the CORP diagram
     (Dimitriadis, Gneiting & Jordan 2021) from
     ``reliability_table(..., strategy="pav")``: the recalibrated frequency as a step curve
     (flat over each PAV block from its smallest to its largest forecast, joined linearly
-    between blocks), the ``level`` consistency band under calibration shaded, the
-    posterior band hatched when ``probs`` holds draws, and the CORP Brier miscalibration
-    in the legend. Binary problems plot the positive-class probability, others the
-    top-label confidence.
+    between blocks, a dot at each block's mean forecast), the ``level`` consistency band
+    under calibration shaded, and the CORP Brier miscalibration in the legend. Binary
+    problems plot the probability of the positive class (the second column, named on the
+    axis), others the top-label confidence.
+
+    Posterior draws (either strategy) are judged through their posterior-predictive mean
+    forecast, and a hatched posterior band shows the spread over draws: each draw's own
+    accuracy per bin, or its own PAV curve.
+
+    The axes reach a little beyond [0, 1], so that a curve on 0 or 1 (a model that gets
+    every row right) is drawn inside them, not hidden under their frame.
 
     Parameters
     ----------
     y, probs, n_bins, strategy, labels
-        As in :func:`bayescore.reliability_table`; with ``"pav"``, ``probs`` may be
-        posterior draws and ``n_bins`` sets the bins of the forecast histogram.
+        As in :func:`bayescore.reliability_table`: ``probs`` holds probabilities
+        ``(n_obs, n_classes)`` / ``(n_obs,)`` or posterior draws ``(S, n_obs, n_classes)``
+        / a DataArray ``(chain, draw, obs, class)``. With ``"pav"``, ``n_bins`` sets the
+        bins of the forecast histogram.
     ax : matplotlib Axes, optional
     intervals : bool, default True
-        Draw 95 % Wilson intervals for each bin's accuracy (binned), or the bands (PAV).
+        Draw the Wilson intervals of each bin's accuracy (binned) or the consistency band
+        (PAV), and the posterior band of draws.
     histogram : bool, default True
         Show the share of forecasts per bin along the bottom (bar height / 4).
     label : str
-        Legend label of the model.
-    level : float in (0, 1), default 0.9
-        ``"pav"``: coverage of the consistency and posterior bands.
+        Legend label of the model (shown as written: a ``$`` is not read as mathtext).
+    level : float in (0, 1), optional
+        Coverage of the intervals and bands: default 0.95 binned (Wilson intervals and
+        posterior band), 0.9 for ``"pav"``.
     n_resamples : int, default 1000
         ``"pav"``: resamples behind the consistency band.
     random_seed : int, optional
@@ -89,56 +136,122 @@ def reliability_diagram(
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np, bayescore as bs
+    >>> rng = np.random.default_rng(0)
+    >>> draws = rng.dirichlet([4, 1], size=(20, 100))  # (S, N, K) posterior draws
+    >>> ax = bs.reliability_diagram(rng.integers(0, 2, 100), draws, n_bins=5)
+    >>> ax.get_xlabel()
+    'confidence (mean predicted probability of the top class)'
     """
     from bayescore.calibration import reliability_table
+    from bayescore.calibration.corp import corp_forecasts
 
-    if strategy == "pav":
-        return _pav_diagram(
-            y, probs, n_bins, labels, ax, intervals, histogram, label, level, n_resamples,
-            random_seed,
-        )  # fmt: skip
-    table = reliability_table(y, probs, n_bins=n_bins, strategy=strategy, labels=labels)
+    if level is None:
+        level = 0.9 if strategy == "pav" else 0.95
+    table = reliability_table(
+        y, probs, n_bins=n_bins, strategy=strategy, labels=labels, level=level,
+        n_resamples=n_resamples, random_seed=random_seed,
+    )  # fmt: skip
+    shares = None
+    if histogram and strategy == "pav":
+        forecast = corp_forecasts(y, probs, labels=labels).forecast[0]
+        counts, edges = np.histogram(forecast, bins=n_bins, range=(0.0, 1.0))
+        shares = (edges, counts / forecast.size)
+    elif histogram:
+        shares = table_shares(table)
+    return plot_reliability_table(table, ax=ax, label=label, bands=intervals, shares=shares)
+
+
+def table_shares(table: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges and share of forecasts per bin of a binned reliability table.
+
+    Examples
+    --------
+    >>> import bayescore as bs
+    >>> table = bs.reliability_table([0, 1, 2], [[0.4, 0.3, 0.3], [0.1, 0.7, 0.2],
+    ...                                          [0.2, 0.2, 0.6]], n_bins=2)
+    >>> edges, share = table_shares(table)  # top-label confidences 0.4, 0.7 and 0.6
+    >>> edges.tolist(), share.round(3).tolist()
+    ([0.0, 0.5, 1.0], [0.333, 0.667])
+    """
+    count = table["count"].values
+    edges = np.append(table["lower"].values, table["upper"].values[-1])
+    return edges, count / count.sum()
+
+
+def plot_reliability_table(
+    table: Any,
+    *,
+    ax: Any = None,
+    label: str = "model",
+    bands: bool = True,
+    shares: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Any:
+    """Draw a reliability table made by :func:`bayescore.reliability_table`.
+
+    Drawing only (the table holds every number): binned tables as points with their
+    Wilson intervals, PAV tables as the CORP step curve with the consistency band; the
+    posterior band of draws hatched; see :func:`reliability_diagram`, which computes the
+    table and calls this.
+
+    Parameters
+    ----------
+    table : Dataset
+        From :func:`bayescore.reliability_table` (any strategy, not ``classwise``).
+    ax : matplotlib Axes, optional
+    label : str
+        Legend label of the model (shown as written).
+    bands : bool, default True
+        Draw the intervals (binned) or the consistency band (PAV), and the posterior band.
+    shares : (edges, share), optional
+        Bin edges and share of forecasts per bin, drawn as bars along the bottom (height
+        / 4); :func:`table_shares` gives them for a binned table.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np, bayescore as bs
+    >>> rng = np.random.default_rng(1)
+    >>> p = rng.uniform(size=300)
+    >>> y = np.where(rng.random(300) < p, "spam", "ham")
+    >>> table = bs.reliability_table(y, p, strategy="pav", labels=["ham", "spam"])
+    >>> ax = plot_reliability_table(table, label="filter")
+    >>> ax.get_xlabel()
+    "forecast probability of class 'spam'"
+    """
     ax = _axes(ax)
-    _frame(ax)
-    _draw_reliability(ax, table, f"{label} (ECE {table.attrs['ece']:.3f})", "C0", intervals)
-    if histogram:
-        share = table["count"].values / table["count"].values.sum()
+    if table.attrs["strategy"] == "pav":
+        _draw_pav(ax, table, label, bands)
+    else:
+        _frame(ax)
+        name = f"{literal(label)} (ECE {table.attrs['ece']:.3f})"
+        _draw_reliability(ax, table, name, "C0", bands)
+    if shares is not None:
+        edges, share = shares
         ax.bar(
-            table["lower"].values,
-            share * 0.25,
-            width=table["upper"] - table["lower"],
+            edges[:-1],
+            np.asarray(share) * 0.25,
+            width=np.diff(edges),
             align="edge",
             color="0.6",
             alpha=0.5,
-            label="share of rows (bar height / 4)",
+            label="share of forecasts (bar height / 4)",
         )
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=8)
     return ax
 
 
-def _pav_diagram(
-    y: Any,
-    probs: Any,
-    n_bins: int,
-    labels: Any,
-    ax: Any,
-    bands: bool,
-    histogram: bool,
-    label: str,
-    level: float,
-    n_resamples: int,
-    random_seed: int | None,
-) -> Any:
-    from bayescore.calibration import reliability_table
-    from bayescore.calibration.corp import corp_forecasts
-
-    table = reliability_table(
-        y, probs, strategy="pav", labels=labels, level=level, n_resamples=n_resamples,
-        random_seed=random_seed,
-    )  # fmt: skip
-    ax = _axes(ax)
-    _frame(ax, binary=table.attrs["kind"] == "binary")
+def _draw_pav(ax: Any, table: Any, label: str, bands: bool) -> None:
+    binary = table.attrs["kind"] == "binary"
+    _frame(ax, positive=_class_name(table.attrs) if binary else None)
     conf = table["confidence"].values
+    level = table.attrs["level"]
     if bands:
         ax.fill_between(
             conf,
@@ -160,45 +273,50 @@ def _pav_diagram(
                 lw=0,
                 label=f"{level:.0%} posterior band (over draws)",
             )
-    # Flat over each block [lower, upper], joined linearly to the next block (CORP).
+    # Flat over each block [lower, upper], joined linearly to the next block (CORP). Above
+    # the frame (zorder 3 > the spines' 2.5) and unclipped, with a dot per block, so that a
+    # perfect model's curve along 0 and 1 stays in sight.
     xs = np.column_stack([table["lower"].values, table["upper"].values]).ravel()
     ax.plot(
         xs,
         np.repeat(table["accuracy"].values, 2),
         color="C0",
         lw=2,
-        label=f"{label} (CORP MCB {table.attrs['brier_miscalibration']:.4f}, Brier)",
+        zorder=3,
+        clip_on=False,
+        label=f"{literal(label)} (CORP MCB {table.attrs['brier_miscalibration']:.4f}, Brier)",
     )
-    if histogram:
-        forecast = corp_forecasts(y, probs, labels=labels).forecast[0]
-        counts, edges = np.histogram(forecast, bins=n_bins, range=(0.0, 1.0))
-        ax.bar(
-            edges[:-1],
-            counts / forecast.size * 0.25,
-            width=np.diff(edges),
-            align="edge",
-            color="0.6",
-            alpha=0.5,
-            label="share of forecasts (bar height / 4)",
-        )
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), fontsize=8)
-    return ax
+    ax.plot(conf, table["accuracy"].values, "o", color="C0", ms=4, zorder=3, clip_on=False)
 
 
-def _frame(ax, binary: bool = False) -> None:
+#: How far the axes of a reliability diagram reach beyond [0, 1] on each side.
+MARGIN = 0.03
+
+
+def _class_name(attrs: Any) -> str:
+    """How a binary table's positive class is named on an axis: its label, else its column."""
+    if "positive_class" not in attrs:
+        # Neither labels= nor a class coordinate: the classes are known by position only.
+        return "the second column's class"
+    label = attrs["positive_class"]
+    return f"class '{literal(label)}'" if isinstance(label, str) else f"class {literal(label)}"
+
+
+def _frame(ax, positive: str | None = None) -> None:
     """Diagonal, limits, labels and the two regions.
 
     Top-label diagrams: accuracy above confidence means the model could have been more
-    confident. Binary diagrams of the positive-class probability: above the diagonal the
-    forecast was too low, which is over-confidence below 1/2 and under-confidence above
-    it, so the regions are named by the direction of the error instead.
+    confident. Binary diagrams of the positive-class probability (``positive``: that
+    class's name on the axes): above the diagonal the forecast was too low,
+    which is over-confidence below 1/2 and under-confidence above it, so the regions are
+    named by the direction of the error instead.
     """
     ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="perfect calibration")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    if binary:
-        ax.set_xlabel("forecast probability of the positive class")
-        ax.set_ylabel("observed frequency (PAV recalibrated)")
+    ax.set_xlim(-MARGIN, 1 + MARGIN)
+    ax.set_ylim(-MARGIN, 1 + MARGIN)
+    if positive is not None:
+        ax.set_xlabel(f"forecast probability of {positive}")
+        ax.set_ylabel(f"observed frequency of {positive} (PAV recalibrated)")
         above, below = (
             "forecast too low (frequency > forecast)",
             "forecast too high\n(frequency < forecast)",
@@ -225,6 +343,7 @@ def _frame(ax, binary: bool = False) -> None:
     ax.fill_between([0, 1], [0, 0], [0, 1], color="C3", alpha=0.05)
 
 
+@validate_params({"n_bins": N_BINS})
 def recalibration_plot(
     y: Any,
     probs_before: Any,
@@ -235,6 +354,14 @@ def recalibration_plot(
     ax: Any = None,
 ) -> Any:
     """Reliability curves before and after recalibration on the same axes.
+
+    Parameters
+    ----------
+    y, n_bins, labels
+        As in :func:`reliability_diagram`.
+    probs_before, probs_after : array-like or DataArray
+        Probabilities or posterior draws before and after recalibration.
+    ax : matplotlib Axes, optional
 
     Returns
     -------
@@ -254,11 +381,14 @@ def recalibration_plot(
 def comparison_chart(table: Any, ax: Any = None) -> Any:
     """Held-out NLL per model with ±1 SE, and the paired difference to the best.
 
+    The legend sits above the axes, where it covers no model's bars.
+
     Parameters
     ----------
     table : Dataset
-        From :func:`bayescore.compare` (variables ``nll``, ``se``, ``d_nll``, ``d_se``
-        over dim ``model``).
+        From :func:`bayescore.compare` (variables ``nll`` and ``d_nll`` over dim
+        ``model``, best first; the SEs ``nll_se``/``d_nll_se``, or the older ``se``/
+        ``d_se``).
     ax : matplotlib Axes, optional
 
     Returns
@@ -266,12 +396,13 @@ def comparison_chart(table: Any, ax: Any = None) -> Any:
     matplotlib Axes
     """
     ax = _axes(ax, figsize=(6.0, 0.6 * table.sizes["model"] + 1.5))
-    names = [str(m) for m in table["model"].values]
+    names = [literal(m) for m in table["model"].values]
+    se, d_se = (_first(table, *keys) for keys in (("nll_se", "se"), ("d_nll_se", "d_se")))
     pos = np.arange(len(names))[::-1]
     ax.errorbar(
         table["nll"].values,
         pos,
-        xerr=table["se"].values,
+        xerr=se,
         fmt="o",
         color="C0",
         capsize=3,
@@ -281,7 +412,7 @@ def comparison_chart(table: Any, ax: Any = None) -> Any:
     ax.errorbar(
         best + table["d_nll"].values[1:],
         pos[1:] - 0.2,
-        xerr=table["d_se"].values[1:],
+        xerr=d_se[1:],
         fmt="^",
         color="C1",
         capsize=3,
@@ -289,9 +420,21 @@ def comparison_chart(table: Any, ax: Any = None) -> Any:
     )
     ax.axvline(best, color="0.5", ls="--", lw=1)
     ax.set_yticks(pos, names)
+    ax.set_ylim(-0.6, len(names) - 0.4)
     ax.set_xlabel(f"held-out NLL ({table.attrs.get('units', 'nats')} per observation)")
-    ax.legend(fontsize=8)
+    ax.legend(
+        loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=2, fontsize=8, frameon=False,
+        borderaxespad=0.0,
+    )  # fmt: skip
     return ax
+
+
+def _first(table: Any, *names: str) -> np.ndarray:
+    """The first of ``names`` that ``table`` holds, as an array."""
+    for name in names:
+        if name in table:
+            return np.asarray(table[name].values, dtype=np.float64)
+    raise KeyError(f"the table holds none of {names}; available: {sorted(table.data_vars)}")
 
 
 def elbo_trace(idata: Any, ax: Any = None, window: int = 100) -> Any:

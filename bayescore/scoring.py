@@ -506,7 +506,9 @@ def score(
         ``log_likelihood`` group; default the single ``log_likelihood`` variable.
     group : str, optional
         DataTree input: ``"predictions"``, ``"posterior"`` or ``"log_likelihood"``, when
-        ``var_name`` is in several (see :func:`bayescore._datatree.tree_forecast`).
+        ``var_name`` is in several (by default searched in that order; a name in several
+        groups is taken from the one with ``len(y)`` rows, else an error asks for
+        ``group=``).
 
     Returns
     -------

@@ -14,7 +14,11 @@ Markdown. At documentation build time this extension rewrites each docstring:
   (``array-like`` as ``array - like``, ``(N, K)`` with ``K`` resolved to a module alias)
   is shown as written; real types (``float``, ``DataArray``, ``int | None``) stay links;
 - a class whose docstring is assigned at runtime (``__doc__ = ...``, as the estimators do to
-  share their parameter list) gets that docstring, which static analysis cannot see.
+  share their parameter list) gets that docstring, which static analysis cannot see;
+- a class with a private base (the estimators' ``_BayesianClassifier``) lists that base's
+  public bases instead, in ``extra["bayescore"]["public_bases"]``, which the class template
+  (docs/templates/python/material/class.html.jinja) shows; the bases themselves stay, so
+  inherited members are still found.
 
 The source files are not changed.
 """
@@ -166,6 +170,22 @@ def _types_as_written(docstring: Docstring) -> None:
     docstring.__dict__["parsed"] = parsed  # what mkdocstrings renders (a cached property)
 
 
+def _public_bases(cls: Any, loader: GriffeLoader) -> list[Any]:
+    """The bases of ``cls`` a reader can use: each private base replaced by its own bases."""
+    shown: list[Any] = []
+    for base in cls.bases:
+        path = getattr(base, "canonical_path", str(base))
+        if not path.rsplit(".", 1)[-1].startswith("_"):
+            shown.append(base)
+            continue
+        try:
+            private = loader.modules_collection.get_member(path)
+        except KeyError:  # not loaded (another package): nothing to show instead
+            continue
+        shown.extend(b for b in _public_bases(private, loader) if b not in shown)
+    return shown
+
+
 class RstToMarkdown(Extension):
     """Rewrite every loaded docstring from reST to Markdown for mkdocstrings."""
 
@@ -178,6 +198,8 @@ class RstToMarkdown(Extension):
                 parser=loader.docstring_parser,
                 parser_options=loader.docstring_options,
             )
+        if obj.is_class and obj.bases:
+            obj.extra["bayescore"]["public_bases"] = _public_bases(obj, loader)
         if obj.docstring is not None:
             obj.docstring.value = _roles(_directives(obj.docstring.value), obj)
             if obj.docstring.parser is not None:

@@ -8,7 +8,7 @@ correct :math:`= [\arg\max_k p_{nk} = y_n]`; with ``"uniform"`` bins, bin :math:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,8 +51,7 @@ def bin_index(
         # b / B exactly (not linspace, whose 3 * 0.2 is 0.6000000000000001), so that a
         # confidence of exactly (b + 1) / B falls in bin b as the convention says.
         edges = np.arange(n_bins + 1) / n_bins
-        idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
-        return idx.astype(np.int64), edges
+        return bin_by_edges(conf, edges, strategy), edges
     order = np.argsort(conf, kind="stable")
     idx = np.empty(conf.size, dtype=np.int64)
     edges = np.empty(n_bins + 1)
@@ -62,6 +61,27 @@ def bin_index(
         if b > 0:
             edges[b] = conf[members[0]] if members.size else edges[b - 1]
     return idx, edges
+
+
+def bin_by_edges(values: Floats, edges: Floats, strategy: str = "uniform") -> NDArray[np.int64]:
+    """Bin of each value for given edges (of a table made on other forecasts).
+
+    ``"uniform"`` follows the convention of :func:`bin_index` (bin :math:`b` holds
+    ``edges[b] < c <= edges[b + 1]``, bin 0 also its lower edge); ``"quantile"`` edges are
+    the first forecast of each bin, so bin :math:`b` holds ``edges[b] <= c < edges[b + 1]``.
+    Values beyond the outer edges go to the outer bins. Any leading shape.
+
+    Examples
+    --------
+    >>> edges = np.array([0.0, 0.5, 1.0])
+    >>> bin_by_edges(np.array([[0.0, 0.5, 0.51, 1.0]]), edges).tolist()
+    [[0, 0, 1, 1]]
+    >>> bin_by_edges(np.array([0.2, 0.5, 0.7]), np.array([0.0, 0.5, 1.0]), "quantile").tolist()
+    [0, 1, 1]
+    """
+    side: Literal["left", "right"] = "left" if strategy == "uniform" else "right"
+    idx = np.searchsorted(edges, values, side=side) - 1
+    return np.clip(idx, 0, edges.size - 2).astype(np.int64)
 
 
 def bin_stats(conf: Floats, outcome: Floats, idx: Ints, n_bins: int) -> BinStats:
@@ -137,13 +157,24 @@ def top_label(probs: Floats, y: Ints) -> tuple[Floats, NDArray[np.float64]]:
 def wilson(
     successes: Floats, n: Floats, level: float = 0.95
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Wilson score interval for a binomial proportion (NaN where ``n`` is 0).
+    r"""Wilson score interval for a binomial proportion (NaN where ``n`` is 0).
+
+    .. math:: \frac{\hat p + \frac{z^2}{2n} \pm z\sqrt{\frac{\hat p(1-\hat p)}{n}
+              + \frac{z^2}{4n^2}}}{1 + \frac{z^2}{n}}
+
+    The bounds are clipped so that they contain :math:`\hat p` and lie in [0, 1]: at
+    :math:`\hat p = 1` the upper bound is 1 in exact arithmetic, but comes out as
+    :math:`1 - 10^{-16}` in floating point, below the estimate it bounds (and a negative
+    error bar, which matplotlib refuses, for every bin a model gets all right).
 
     Examples
     --------
     >>> low, high = wilson(np.array([5.0]), np.array([10.0]))
     >>> round(float(low[0]), 4), round(float(high[0]), 4)
     (0.2366, 0.7634)
+    >>> low, high = wilson(np.array([7.0, 0.0]), np.array([7.0, 7.0]))
+    >>> high.tolist()[0], low.tolist()[1]  # all right, all wrong: the bound is the estimate
+    (1.0, 0.0)
     """
     z = float(norm.ppf(0.5 + level / 2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -151,7 +182,12 @@ def wilson(
         denom = 1 + z**2 / n
         centre = (phat + z**2 / (2 * n)) / denom
         half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
-    return np.asarray(centre - half, dtype=np.float64), np.asarray(centre + half, np.float64)
+        # fmin/fmax keep NaN (empty bins) where the estimate is NaN, as np.clip would not.
+        low = np.fmax(np.fmin(centre - half, phat), 0.0)
+        high = np.fmin(np.fmax(centre + half, phat), 1.0)
+    low = np.where(np.isnan(phat), np.nan, low)
+    high = np.where(np.isnan(phat), np.nan, high)
+    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
 
 class PavCurve(NamedTuple):
@@ -217,6 +253,7 @@ __all__ = [
     "BinStats",
     "EceMce",
     "PavCurve",
+    "bin_by_edges",
     "bin_index",
     "bin_stats",
     "ece_mce",

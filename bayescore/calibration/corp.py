@@ -47,7 +47,15 @@ from bayescore._inputs import prepare, prepare_draws, reduce_draws, wrap
 from bayescore._names import BIN, CLASS, OBS, SAMPLE
 from bayescore._validation import LEVEL, Interval, Options, validate_params
 
-__all__ = ["Forecasts", "corp_forecasts", "corp_table", "score_decomposition"]
+__all__ = [
+    "ForecastInput",
+    "Forecasts",
+    "corp_forecasts",
+    "corp_table",
+    "positive_class",
+    "read_forecasts",
+    "score_decomposition",
+]
 
 Floats = NDArray[np.float64]
 MULTICLASS = Options(("top-label", "classwise"))
@@ -93,22 +101,55 @@ def _holds_draws(obj: Any) -> bool:
     return bool(np.ndim(obj) >= 3)
 
 
-class _Input(NamedTuple):
-    mean: Floats  # (N, K) point forecast, or the posterior-predictive mean of draws
+class ForecastInput(NamedTuple):
+    """Probabilities or draws read for calibration: the forecast judged, and the draws.
+
+    ``mean`` is the ``(N, K)`` point forecast, or the posterior-predictive mean of draws;
+    ``draws`` the prepared draws (:class:`~bayescore._inputs.PreparedDraws`), None for
+    point forecasts; ``classes`` the known class labels (None when only positions are).
+    """
+
+    mean: Floats
     y_idx: NDArray[np.int64]
     classes: np.ndarray | None
-    draws: Any  # PreparedDraws, or None for point forecasts
+    draws: Any
 
 
-def _read(y: Any, probs: Any, labels: Any, name: str = "probs") -> _Input:
+def read_forecasts(y: Any, probs: Any, labels: Any = None, name: str = "probs") -> ForecastInput:
+    """Point probabilities or posterior draws, validated, with their mean forecast.
+
+    The one reading of forecasts for the reliability tables (binned and PAV) and the CORP
+    decomposition: draws are a DataArray with dims besides ``obs``/``class`` or an array
+    of 3 or more dims, checked row by row while their mean is taken.
+
+    Examples
+    --------
+    >>> f = read_forecasts([0, 1], np.array([[[0.8, 0.2], [0.4, 0.6]], [[0.6, 0.4], [0.2, 0.8]]]))
+    >>> f.mean.tolist(), f.draws.n_draws
+    ([[0.7, 0.3], [0.30000000000000004, 0.7]], 2)
+    """
     if _holds_draws(probs):
         d = prepare_draws(y, probs, labels=labels, name=name)
         sums = reduce_draws(d, frozenset({"probs"}), name=name)  # checks every row
         assert d.y_idx is not None and sums.probs is not None
-        return _Input(np.asarray(sums.probs / sums.n_draws), d.y_idx, d.classes, d)
+        return ForecastInput(np.asarray(sums.probs / sums.n_draws), d.y_idx, d.classes, d)
     p = prepare(y, probs, labels=labels, name=name)
     assert p.y_idx is not None
-    return _Input(p.values, p.y_idx, p.classes, None)
+    return ForecastInput(p.values, p.y_idx, p.classes, None)
+
+
+def positive_class(classes: np.ndarray | None) -> Any:
+    """The label of a binary problem's positive class (column 1); None when not known.
+
+    Examples
+    --------
+    >>> positive_class(np.array(["benign", "malignant"])), positive_class(None)
+    ('malignant', None)
+    """
+    if classes is None:
+        return None
+    label = classes[1]
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def corp_forecasts(
@@ -132,7 +173,7 @@ def corp_forecasts(
     ('top-label', [[0.7, 0.4]], [[1.0, 1.0]])
     """
     MULTICLASS.check("multiclass", multiclass, "corp_forecasts")
-    inp = _read(y, probs, labels)
+    inp = read_forecasts(y, probs, labels)
     kind = _kind(inp.mean.shape[1], multiclass)
     forecast, outcome = _sets(inp.mean, inp.y_idx, kind)
     classes = None
@@ -233,7 +274,7 @@ def score_decomposition(
         n_obs=len(y) if hasattr(y, "__len__") else None,
         func="score_decomposition",
     )
-    inp = _read(y, probs_or_draws, labels, "probs_or_draws")
+    inp = read_forecasts(y, probs_or_draws, labels, "probs_or_draws")
     kind = _kind(inp.mean.shape[1], multiclass)
     parts = _decompose(inp.mean, inp.y_idx, kind, score)
     data: dict[str, Any] = dict(zip(PARTS, (float(v) for v in parts), strict=True))
@@ -334,7 +375,7 @@ def corp_table(
     >>> t["accuracy"].values.tolist(), t["count"].values.tolist()
     ([0.0, 0.5, 1.0], [1.0, 2.0, 1.0])
     """
-    inp = _read(y, probs, labels)
+    inp = read_forecasts(y, probs, labels)
     kind = _kind(inp.mean.shape[1], multiclass)
     forecast, outcome = _sets(inp.mean, inp.y_idx, kind)
     rng = np.random.default_rng(random_seed)
@@ -360,6 +401,8 @@ def corp_table(
     }
     if d is not None:
         attrs["n_draws"] = d.n_draws
+    if kind == "binary" and inp.classes is not None:
+        attrs["positive_class"] = positive_class(inp.classes)
     if kind != "classwise":
         out = tables[0]
     else:

@@ -14,8 +14,10 @@ either case); tables are Datasets.
 
 from __future__ import annotations
 
+import functools
 import numbers
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from bayescore._array import binning
 from bayescore._inputs import Prepared, prepare, prepare_draws, reduce_draws, wrap
 from bayescore._names import BIN, CLASS, SAMPLE
 from bayescore._validation import LEVEL, N_BINS, Interval, Options, validate_params
-from bayescore.calibration.corp import N_RESAMPLES, corp_table
+from bayescore.calibration.corp import N_RESAMPLES, corp_table, read_forecasts
 
 __all__ = [
     "bootstrap_calibration_error",
@@ -210,13 +212,17 @@ def reliability_table(
     the forecasts, ties pooled, with a consistency band under the hypothesis of
     calibration, as R's ``reliabilitydiag``.
 
+    Posterior draws are judged through their posterior-predictive mean forecast (the table
+    is that forecast's), with a posterior band beside it: each draw's own accuracy per bin
+    (binned, in the bins of the mean forecast) or its own PAV curve (``"pav"``).
+
     Parameters
     ----------
     y : array-like of shape (n_obs,)
     probs : array-like (n_obs, n_classes) or (n_obs,), or DataArray (obs, class)
-        With ``strategy="pav"`` also posterior draws: ``(S, n_obs, n_classes)`` or a
-        DataArray ``(chain, draw, obs, class)``; the table is that of the
-        posterior-predictive mean forecast, with a posterior band.
+        Or posterior draws: ``(S, n_obs, n_classes)`` or a DataArray
+        ``(chain, draw, obs, class)``; the table is that of the posterior-predictive mean
+        forecast, with a posterior band.
     n_bins : int, default 15
         Number of bins (not used by ``"pav"``, whose blocks PAV chooses).
     strategy : {"uniform", "quantile", "pav"}, default "uniform"
@@ -240,8 +246,12 @@ def reliability_table(
         Binned (always ``n_bins`` rows; empty bins have count 0 and NaN): ``lower``/
         ``upper`` edges, ``count``, ``confidence`` (mean), ``accuracy``, ``gap``
         (accuracy - confidence: > 0 under-confident, < 0 over-confident),
-        ``accuracy_low``/``accuracy_high``; attrs ``ece``, ``mce``, ``n_obs``,
-        ``strategy``, ``kind``.
+        ``accuracy_low``/``accuracy_high`` (the Wilson interval, which always contains
+        ``accuracy``); attrs ``ece``, ``mce``, ``n_obs``, ``strategy``, ``kind``, ``level``.
+        Draws add ``posterior_low``/``posterior_high``: the equal-tailed ``level`` interval
+        over draws of each draw's accuracy in the bin (each draw's forecasts binned by the
+        table's edges; draws with nothing in a bin are left out, NaN where no draw has
+        anything there), and attr ``n_draws``.
 
         ``"pav"`` (one row per PAV block, in increasing order of forecast):
 
@@ -261,7 +271,9 @@ def reliability_table(
           interval over draws of each draw's own PAV curve read at ``confidence``.
 
         Attrs ``strategy``, ``kind`` ("binary", "top-label" or "classwise"), ``n_obs``,
-        ``level``, ``n_resamples`` (and ``n_draws``), and the CORP Brier decomposition
+        ``level``, ``n_resamples`` (and ``n_draws``), ``positive_class`` (binary, when the
+        class labels are known: the label of the second column), and the CORP Brier
+        decomposition
         ``brier_score``, ``brier_miscalibration``, ``brier_discrimination``,
         ``brier_uncertainty`` (see :func:`~bayescore.score_decomposition`).
 
@@ -284,52 +296,90 @@ def reliability_table(
             n_resamples=n_resamples,
             random_seed=random_seed,
         )
-    p, y_idx = _prepared(y, probs, labels)
-    _one_set(p, "reliability_table", " Average draws first or use posterior_calibration_error.")
-    arr = p.values
+    inp = read_forecasts(y, probs, labels)
+    arr, y_idx, d = inp.mean, inp.y_idx, inp.draws
     if classwise:
-        tables = [
-            _table(arr[:, k], (y_idx == k).astype(float), n_bins, strategy, level)
-            for k in range(arr.shape[1])
-        ]
-        classes = p.classes if p.classes is not None else np.arange(arr.shape[1])
+        tables = []
+        for k in range(arr.shape[1]):
+            one_vs_rest = functools.partial(_classwise, y_idx=y_idx, k=k)
+            sets = None if d is None else _draw_sets(d, one_vs_rest)
+            tables.append(_table(*one_vs_rest(arr), n_bins, strategy, level, sets))
+        classes = inp.classes if inp.classes is not None else np.arange(arr.shape[1])
         out = xr.concat(tables, dim=CLASS).assign_coords({CLASS: classes})
         out.attrs = {
             "ece": float(np.mean([t.attrs["ece"] for t in tables])),
             "n_obs": int(y_idx.size),
             "strategy": strategy,
             "kind": "classwise",
+            "level": level,
         }
-        return out
-    conf, correct = binning.top_label(arr, y_idx)
-    out = _table(conf, correct, n_bins, strategy, level)
-    out.attrs["kind"] = "top-label"
+    else:
+        sets = None if d is None else _draw_sets(d, lambda v: binning.top_label(v, y_idx))
+        out = _table(*binning.top_label(arr, y_idx), n_bins, strategy, level, sets)
+        out.attrs["kind"] = "top-label"
+    if d is not None:
+        out.attrs["n_draws"] = d.n_draws
     return out
 
 
-def _table(conf: Floats, correct: Floats, n_bins: int, strategy: str, level: float) -> xr.Dataset:
+def _classwise(values: Floats, y_idx: NDArray[np.int64], k: int) -> tuple[Floats, Floats]:
+    """Forecasts of class ``k`` and whether it happened: one-vs-rest problem ``k``."""
+    return values[..., k], (y_idx == k).astype(np.float64)
+
+
+def _draw_sets(
+    d: Any, sets: Callable[[Floats], tuple[Floats, Floats]]
+) -> Iterator[tuple[Floats, Floats]]:
+    """(forecast, outcome) of each posterior draw in turn (one draw in memory at a time)."""
+    for s in range(d.n_draws):
+        yield sets(np.asarray(d.values[s], dtype=np.float64))
+
+
+def _table(
+    conf: Floats,
+    correct: Floats,
+    n_bins: int,
+    strategy: str,
+    level: float,
+    draws: Iterable[tuple[Floats, Floats]] | None = None,
+) -> xr.Dataset:
     idx, edges = binning.bin_index(conf, n_bins, strategy)
     stats = binning.bin_stats(conf, correct, idx, n_bins)
     low, high = binning.wilson(stats.accuracy * stats.n, stats.n, level)
     gap = stats.accuracy - stats.mean_conf
     filled = stats.n > 0
+    data = {
+        "lower": ((BIN,), edges[:-1]),
+        "upper": ((BIN,), edges[1:]),
+        "count": ((BIN,), stats.n),
+        "confidence": ((BIN,), stats.mean_conf),
+        "accuracy": ((BIN,), stats.accuracy),
+        "gap": ((BIN,), gap),
+        "accuracy_low": ((BIN,), low),
+        "accuracy_high": ((BIN,), high),
+    }
+    if draws is not None:
+        # Each draw's accuracy per bin, its forecasts binned by the mean forecast's edges.
+        per_draw = np.array(
+            [
+                binning.bin_stats(c, o, binning.bin_by_edges(c, edges, strategy), n_bins).accuracy
+                for c, o in draws
+            ]
+        )
+        alpha = (1 - level) / 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a bin no draw reaches: NaN
+            band = np.nanquantile(per_draw, [alpha, 1 - alpha], axis=0)
+        data["posterior_low"], data["posterior_high"] = ((BIN,), band[0]), ((BIN,), band[1])
     return xr.Dataset(
-        {
-            "lower": ((BIN,), edges[:-1]),
-            "upper": ((BIN,), edges[1:]),
-            "count": ((BIN,), stats.n),
-            "confidence": ((BIN,), stats.mean_conf),
-            "accuracy": ((BIN,), stats.accuracy),
-            "gap": ((BIN,), gap),
-            "accuracy_low": ((BIN,), low),
-            "accuracy_high": ((BIN,), high),
-        },
+        data,
         coords={BIN: np.arange(n_bins)},
         attrs={
             "ece": float(np.sum(stats.n[filled] / conf.size * np.abs(gap[filled]))),
             "mce": float(np.abs(gap[filled]).max()),
             "n_obs": int(conf.size),
             "strategy": strategy,
+            "level": level,
         },
     )
 

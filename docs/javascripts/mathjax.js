@@ -1,4 +1,5 @@
 // MathJax settings for pymdownx.arithmatex (generic mode), as the Material theme documents.
+// MathJax itself is served from this site (javascripts/mathjax/, docs/mathjax_hook.py).
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],

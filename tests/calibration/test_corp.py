@@ -360,13 +360,47 @@ def test_posterior_band_is_each_draws_isotonic_curve_at_the_table_forecasts():
     assert table.attrs["n_draws"] == 10
 
 
-def test_binned_strategies_are_unchanged_and_still_refuse_draws():
+def test_binned_strategies_are_unchanged_for_probabilities():
     y, p = _binary_data(9)
     table = bs.reliability_table(y, p, n_bins=5)
-    assert table.sizes["bin"] == 5 and "accuracy_low" in table
-    _, da = _draws(3)
-    with pytest.raises(ValueError, match="reliability_table takes one set of probabilities"):
-        bs.reliability_table(np.zeros(120, int), da.values)
+    assert table.sizes["bin"] == 5 and "accuracy_low" in table and "posterior_low" not in table
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_binned_tables_of_draws_are_the_mean_forecasts_with_each_draws_accuracy_band(strategy):
+    y, da = _draws(3)
+    table = bs.reliability_table(y, da, n_bins=6, strategy=strategy, level=0.8)
+    mean = da.mean(("chain", "draw"))
+    plain = bs.reliability_table(y, mean, n_bins=6, strategy=strategy, level=0.8)
+    for var in ("lower", "upper", "count", "confidence", "accuracy", "accuracy_low"):
+        np.testing.assert_allclose(table[var], plain[var], atol=1e-12)
+    assert table.attrs["n_draws"] == 12 and table.attrs["ece"] == plain.attrs["ece"]
+    # Independently: each draw's top-label forecasts put in the table's bins by comparing
+    # with the edges one by one, its accuracy per bin, then the 10 % and 90 % quantiles.
+    yi = np.searchsorted(["a", "b", "c"], y)
+    edges = table["lower"].values.tolist() + [1.0]
+    per_draw = []
+    for p in da.values.reshape(12, 120, 3):
+        conf, correct = p.max(1), (p.argmax(1) == yi) * 1.0
+        acc = []
+        for b in range(6):
+            lo, hi = edges[b], edges[b + 1]
+            if strategy == "uniform":  # b/B < c <= (b+1)/B, bin 0 also holds 0
+                inside = ((conf > lo) | (b == 0)) & (conf <= hi)
+            else:  # edges are each bin's first forecast: lo <= c < hi, the last bin holds 1
+                inside = (conf >= lo) & ((conf < hi) | (b == 5))
+            acc.append(correct[inside].mean() if inside.any() else np.nan)
+        per_draw.append(acc)
+    per_draw = np.array(per_draw)
+    for b in range(6):
+        got = per_draw[:, b][~np.isnan(per_draw[:, b])]
+        if got.size == 0:
+            assert np.isnan(table["posterior_low"][b]) and np.isnan(table["posterior_high"][b])
+            continue
+        low, high = np.quantile(got, [0.1, 0.9])
+        assert table["posterior_low"][b] == pytest.approx(low, abs=1e-12)
+        assert table["posterior_high"][b] == pytest.approx(high, abs=1e-12)
+    assert np.isfinite(table["posterior_low"]).sum() >= 3
 
 
 # ------------------------------------------------------------------ plot
@@ -447,3 +481,26 @@ def test_bad_arguments_are_named(call, match):
 def test_expected_calibration_error_does_not_accept_pav():
     with pytest.raises(ValueError, match="'strategy' parameter of expected_calibration_error"):
         bs.expected_calibration_error([0, 1], [0.2, 0.7], strategy="pav")
+
+
+def test_classwise_binned_tables_of_draws_band_each_class_one_vs_rest():
+    y, da = _draws(4)
+    table = bs.reliability_table(y, da, n_bins=4, classwise=True, level=0.5)
+    plain = bs.reliability_table(y, da.mean(("chain", "draw")), n_bins=4, classwise=True)
+    assert table["class"].values.tolist() == ["a", "b", "c"]
+    np.testing.assert_allclose(table["accuracy"], plain["accuracy"], atol=1e-12)
+    for k, name in enumerate(["a", "b", "c"]):
+        freq = []
+        for p in da.values.reshape(12, 120, 3):
+            b = np.clip(np.ceil(p[:, k] * 4).astype(int) - 1, 0, 3)  # b/4 < p <= (b+1)/4
+            hit = y == name
+            freq.append([hit[b == j].mean() if (b == j).any() else np.nan for j in range(4)])
+        freq = np.array(freq)
+        for j in range(4):
+            got = freq[:, j][~np.isnan(freq[:, j])]
+            if got.size:
+                low, high = np.quantile(got, [0.25, 0.75])
+                assert float(table["posterior_low"].sel({"class": name})[j]) == pytest.approx(low)
+                assert float(table["posterior_high"].sel({"class": name})[j]) == pytest.approx(
+                    high
+                )
