@@ -491,4 +491,4 @@ def report(
         "level": level,
     }
     html = _render(context)
-    return atomic_write(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return atomic_write(path, html)
