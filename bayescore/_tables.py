@@ -347,7 +347,7 @@ def probability_table(
     if prediction in labels:
         raise ColumnError(
             f"The model has a class labelled {prediction!r}, the name of the predicted-class "
-            "column; name that column otherwise with prediction='...'."
+            "column; give that column another name, e.g. prediction='predicted_class'."
         )
     frame = pd.DataFrame(np.asarray(probs, dtype=float), columns=labels)
     frame.insert(0, prediction, np.asarray(classes)[np.argmax(probs, axis=1)])
@@ -377,7 +377,7 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], *, raw: bool = 
 
 
 def read_probabilities(
-    path: str | os.PathLike[str], *, prediction: str = "prediction", labels: Sequence[str] = ()
+    path: str | os.PathLike[str], *, prediction: str = "prediction", labels: Sequence[Any] = ()
 ) -> pd.DataFrame:
     """Class probabilities from a CSV: one numeric column per class label.
 
@@ -398,8 +398,8 @@ def read_probabilities(
     if prediction in {str(label) for label in labels}:
         raise ColumnError(
             f"{prediction!r} is a class label and the name of the predicted-class column to "
-            f"leave out of {name}; give the name the file uses for that column with "
-            "prediction='...'."
+            f"leave out of {name}; give the name the file uses for that column, e.g. "
+            "prediction='predicted_class'."
         )
     frame = frame.drop(columns=[prediction], errors="ignore")
     text = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]

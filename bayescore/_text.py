@@ -22,6 +22,7 @@ References: OWASP, "CSV Injection", https://owasp.org/www-community/attacks/CSV_
 from __future__ import annotations
 
 import re
+import shlex
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -120,10 +121,14 @@ _ASSIGNMENT = re.compile(
 
 
 def _cli_value(value: str) -> str:
+    """A Python literal as a shell word: quotes dropped, lists joined by commas, and the
+    result quoted for the shell when it holds spaces or other special characters."""
     if value.startswith("["):
         items = [v.strip().strip("'\"") for v in value[1:-1].split(",")]
-        return ",".join(i for i in items if i)
-    return value.strip("'\"")
+        value = ",".join(i for i in items if i)
+    else:
+        value = value.strip("'\"")
+    return shlex.quote(value)
 
 
 def cli_syntax(text: str, options: Mapping[str, str]) -> str:
@@ -149,6 +154,8 @@ def cli_syntax(text: str, options: Mapping[str, str]) -> str:
     'leave them out with --drop island,sex'
     >>> cli_syntax("max_iter=100 is not an option here", opts)
     'max_iter=100 is not an option here'
+    >>> cli_syntax("leave it out with drop=['petal width (cm)']", opts)
+    "leave it out with --drop 'petal width (cm)'"
     """
 
     def assignment(match: re.Match[str]) -> str:

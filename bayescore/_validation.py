@@ -232,7 +232,7 @@ def validate_params(
 
 
 def check_finite(
-    arr: np.ndarray, name: str, *, columns: Sequence[Any] | None = None
+    arr: np.ndarray, name: str, *, columns: Sequence[Any] | np.ndarray | None = None
 ) -> np.ndarray:
     """Raise ``ValueError`` naming the first NaN or infinite entry of ``arr``.
 

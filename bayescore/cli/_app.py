@@ -1,15 +1,23 @@
-"""The Typer app, its error and warning handling, input loading and output (tables, JSON).
+r"""The Typer app, its error and warning handling, input loading and output (tables, JSON).
 
 Errors are one line on stderr, ``error: ...``, with exit code 2 for a wrong command line and
-1 for bad data or files; ``--debug`` (before the command) shows the full traceback instead.
-Warnings (a failed convergence check, unreliable PSIS-LOO) are printed on stderr as
-``warning: ...`` and do not change the exit code. Tables never truncate: one row per line
-when they fit the terminal, else one ``column: value`` block per row; ``--json`` prints the
-same numbers as JSON on stdout (NaN and infinities as ``null``).
+1 for bad data or files; ``bayescore --debug COMMAND ...`` (the flag before the command)
+shows the full traceback instead. Warnings (a failed convergence check, unreliable
+PSIS-LOO) are printed on stderr as one ``warning: ...`` line each and do not change the exit
+code. Advice in messages is rewritten in the command line's syntax (``--method nuts``, not
+``method='nuts'``).
+
+Everything printed that comes from users or files (paths, model names, labels, column
+names, messages quoting them) is printed as text: rich markup in it is not read
+(``[red]m.nc`` stays ``[red]m.nc``) and control characters are shown escaped (``\x1b``),
+never sent to the terminal. Tables never truncate: one row per line when they fit the
+terminal, else one ``column: value`` block per row; ``--json`` prints the same numbers as
+JSON on stdout (NaN and infinities as ``null``).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -17,53 +25,114 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import numpy as np
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from bayescore._atomic import check_outputs
+from bayescore._tables import ColumnError
+from bayescore._text import cli_syntax, one_line, printable
+
+if TYPE_CHECKING:
+    from bayescore._tables import Table as DataTable
+
 __all__ = [
     "DataOpt",
     "DatasetOpt",
+    "DropOpt",
+    "FeaturesOpt",
     "JsonOpt",
     "NameOpt",
     "TargetOpt",
+    "advice",
     "app",
-    "check_features",
+    "check_out",
     "console",
+    "estimate",
     "jsonable",
     "load_table",
     "main",
     "model_names",
     "print_frame",
     "print_json",
-    "read_csv",
+    "print_lines",
+    "print_rows",
+    "say",
     "unique_names",
 ]
 
 #: Exceptions that mean "bad data, file or setting": one line and exit code 1.
 _DATA_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)
+#: Python names in the API's messages -> the option that sets them here (beyond the
+#: commands' own parameters, which keep their names).
+_API_OPTIONS = {
+    "random_seed": "--seed",
+    "progressbar": "--progress",
+    "n_splits": "--cv",
+    "n_jobs": "--jobs",
+    "prediction": "--prediction-column",
+    "target": "--target",
+    "features": "--features",
+    "drop": "--drop",
+}
+#: The widest a default table may be, whatever the terminal.
+MAX_WIDTH = 100
+
+
+def _options(group: Any) -> dict[str, str]:
+    """Python parameter name -> its command-line option, over every command."""
+    found: dict[str, str] = {}
+    for command in getattr(group, "commands", {}).values():
+        for param in command.params:
+            longs = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+            if param.name and longs:
+                found.setdefault(param.name, longs[0])
+    return {**found, **_API_OPTIONS}
+
+
+def _debug_requested(argv: Sequence[str]) -> bool:
+    """``--debug`` among the options before the command (a command's values never count)."""
+    for arg in argv:
+        if arg == "--debug":
+            return True
+        if not arg.startswith("-"):
+            return False  # the command: what follows is its own
+    return False
+
+
+_OPTIONS: dict[str, str] = dict(_API_OPTIONS)
+
+
+def advice(text: str) -> str:
+    """``text`` with Python-style advice in option syntax, for every command's options.
+
+    ``method='nuts'`` becomes ``--method nuts`` (see :func:`bayescore._text.cli_syntax`).
+    """
+    return cli_syntax(text, _OPTIONS)
 
 
 def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-    print(f"warning: {category.__name__}: {message}", file=sys.stderr)
+    print(f"warning: {category.__name__}: {printable(advice(one_line(message)))}", file=sys.stderr)
 
 
 class _OneLineErrors(TyperGroup):
     """Print every error as one ``error: ...`` line on stderr, never a traceback.
 
-    Usage errors exit with 2, data errors with 1 (as grep and git do); ``--debug`` (or
-    ``BAYESCORE_DEBUG=1``) lets exceptions through with their traceback. Warnings are shown
-    once each as ``warning: Category: message`` on stderr.
+    Usage errors exit with 2, data errors with 1 (as grep and git do); ``--debug`` before
+    the command (or ``BAYESCORE_DEBUG=1``) lets exceptions through with their traceback.
+    Warnings are shown once each as one ``warning: Category: message`` line on stderr.
     """
 
     def main(self, args: Sequence[str] | None = None, *posargs: Any, **kwargs: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in argv or os.environ.get("BAYESCORE_DEBUG") == "1"
+        debug = _debug_requested(argv) or os.environ.get("BAYESCORE_DEBUG") == "1"
+        _OPTIONS.update(_options(self))
         kwargs["standalone_mode"] = False
         try:
             with warnings.catch_warnings():
@@ -73,7 +142,9 @@ class _OneLineErrors(TyperGroup):
                 warnings.filterwarnings("default", category=UserWarning)
                 warnings.showwarning = _show_warning
                 code = super().main(argv, *posargs, **kwargs)
+            _flush_stdout()
         except typer.Exit as exc:
+            _flush_stdout_quietly()
             sys.exit(exc.exit_code)
         except typer.Abort:
             _fail("aborted", 1)
@@ -83,25 +154,86 @@ class _OneLineErrors(TyperGroup):
                 sys.exit(2)
             if debug:
                 raise
-            _fail(exc.format_message(), int(getattr(exc, "exit_code", 2)))
+            message = exc.format_message()
+            if "No such option: --debug" in message:
+                message += " (--debug goes before the command: bayescore --debug COMMAND ...)"
+            _fail(message, int(getattr(exc, "exit_code", 2)))
+        except BrokenPipeError:
+            # The reader went away (``bayescore ... | head``): nothing to say to anyone.
+            _silence_stdout()
+            sys.exit(1)
+        except ColumnError as exc:  # a column named on the command line does not fit
+            if debug:
+                raise
+            _fail(_one_line(exc), 2)
         except _DATA_ERRORS as exc:
             if debug:
                 raise
             _fail(_one_line(exc), 1)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            _fail("interrupted", 130)
+        except Exception as exc:  # a dependency failed in a way nobody checked for
+            if debug:
+                raise
+            _fail(
+                f"{type(exc).__name__}: {_one_line(exc)} (bayescore --debug COMMAND ... shows "
+                "the traceback)",
+                1,
+            )
+        except BaseException as exc:  # e.g. a Rust panic from a sampler (PanicException)
+            if debug or isinstance(exc, SystemExit | GeneratorExit):
+                raise
+            _fail(f"{type(exc).__name__}: {_one_line(exc)}", 1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _flush_stdout() -> None:
+    """Flush stdout now, so a full disk or closed pipe is reported here, not at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _silence_stdout()
+        raise OSError(
+            exc.errno, f"could not write to standard output: {exc.strerror or exc}"
+        ) from exc
+
+
+def _flush_stdout_quietly() -> None:
+    try:
+        _flush_stdout()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        _fail(_one_line(exc), 1)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a real file (tests)
+        pass
+
+
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, FileNotFoundError) and exc.filename is not None:
         text = f"no such file: {exc.filename}"
     elif isinstance(exc, KeyError):
-        text = f"missing key {text}"
-    return text
+        text = f"missing key {exc}"
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror if exc.filename is None else f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return advice(one_line(text))
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {printable(message)}", file=sys.stderr)
     sys.exit(code)
 
 
@@ -111,25 +243,66 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: click's own layout, paragraphs rewrapped, no rich markup read from the
+    # docstrings, no <bool> shown for flags.
+    rich_markup_mode=None,
 )
 
 
-def console() -> Console:
+def console(width: int | None = None) -> Console:
     """A console sized to the terminal (or ``COLUMNS``) at the time of printing."""
-    return Console()
+    return Console(width=width, highlight=False)
 
 
-DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV file with features.")]
-DatasetOpt = Annotated[
-    str | None, typer.Option("--dataset", help="Bundled data set instead of --data.")
+def say(text: str, *, wrap: bool = False) -> None:
+    """Print text as it is: no markup read, control characters escaped.
+
+    ``wrap`` breaks long lines at spaces to the terminal's width (at most 100 columns);
+    otherwise the line is printed whole (paths stay one piece to copy).
+    """
+    if wrap:
+        out = console(min(console().width, MAX_WIDTH))
+        out.print(Text(printable(text)), overflow="fold")
+    else:
+        console().print(Text(printable(text)), soft_wrap=True)
+
+
+def print_lines(lines: Sequence[str], *, wrap: bool = False) -> None:
+    """Print each line as :func:`say` does."""
+    for line in lines:
+        say(line, wrap=wrap)
+
+
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", metavar="CSV", help="CSV file with features (and labels).")
 ]
-TargetOpt = Annotated[str | None, typer.Option("--target", help="Label column of --data.")]
+DatasetOpt = Annotated[
+    str | None,
+    typer.Option("--dataset", metavar="NAME", help="Bundled data set instead of --data."),
+]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", metavar="COLUMN", help="Label column of --data.")
+]
+FeaturesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--features",
+        metavar="A,B,...",
+        help="Feature columns to use, comma-separated (default: every column but --target).",
+    ),
+]
+DropOpt = Annotated[
+    str | None,
+    typer.Option("--drop", metavar="A,B,...", help="Columns to leave out, comma-separated."),
+]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print the result as JSON instead of a table.")
 ]
 NameOpt = Annotated[
     list[str] | None,
-    typer.Option("--name", help="Name of each model, in order (default: file names)."),
+    typer.Option(
+        "--name", metavar="NAME", help="Name of each model, in order (default: file names)."
+    ),
 ]
 
 
@@ -137,14 +310,18 @@ def _version(value: bool) -> None:
     if value:
         from bayescore import __version__
 
-        console().print(f"bayescore {__version__}")
+        print(f"bayescore {__version__}")
         raise typer.Exit(0)
 
 
 @app.callback()
-def _options(
+def _global_options(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show full tracebacks instead of one-line errors (give it before the command).",
+        ),
     ] = False,
     version: Annotated[
         bool,
@@ -154,52 +331,61 @@ def _options(
     """Bayesian classifiers with honest probability scores."""
 
 
-def read_csv(path: Path) -> Any:
-    """A CSV file as a DataFrame; unreadable files raise one clear ValueError."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise FileNotFoundError(2, "No such file", str(path))
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"could not read {path} as CSV: {' '.join(str(exc).split())}") from None
+def _column_list(value: str | None, option: str) -> list[str] | None:
+    """``a,b,c`` -> ``['a', 'b', 'c']`` (spaces around names dropped)."""
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",")]
+    if not all(names):
+        raise typer.BadParameter(f"{option} {value!r} has an empty column name.")
+    return names
 
 
-def load_table(data: Path | None, dataset: str | None, target: str | None) -> tuple[Any, Any]:
-    """Return (X, y) from a CSV (with a --target column) or a bundled data set."""
+def load_table(
+    data: Path | None,
+    dataset: str | None,
+    target: str | None,
+    features: str | None = None,
+    drop: str | None = None,
+    *,
+    labels_for: str | None = None,
+    for_fit: bool = False,
+) -> DataTable:
+    """Features and labels from a CSV (``--target`` column) or a bundled data set.
+
+    ``labels_for`` names what needs the labels ("fitting"): without them it is a usage
+    error. ``for_fit`` asks the features to be numbers with none missing.
+    """
     import bayescore as bs
+    from bayescore._tables import frame_table, read_table
 
     if (data is None) == (dataset is None):
         raise typer.BadParameter("give exactly one of --data CSV or --dataset NAME.")
+    columns = {
+        "features": _column_list(features, "--features"),
+        "drop": _column_list(drop, "--drop"),
+    }
     if dataset is not None:
+        if target is not None:
+            raise typer.BadParameter(
+                f"--target is for --data; the bundled data set {dataset!r} has its own labels."
+            )
         ds = bs.load_dataset(dataset)
-        return ds.X, ds.y
+        return frame_table(ds.X, target=ds.y, source=dataset, for_fit=for_fit, **columns)
     assert data is not None
-    frame = read_csv(data)
-    if target is None:
-        return frame, None
-    if target not in frame.columns:
-        raise typer.BadParameter(
-            f"--target {target!r} is not a column of {data}; columns: {list(frame.columns)}."
-        )
-    return frame.drop(columns=[target]), frame[target]
+    if target is None and labels_for is not None:
+        raise typer.BadParameter(f"--target is required with --data for {labels_for}.")
+    return read_table(data, target=target, for_fit=for_fit, **columns)
 
 
-def check_features(clf: Any, X: Any, source: str) -> None:
-    """Say which CSV columns the model never saw, and suggest --target for a label column."""
-    names = getattr(clf, "feature_names_in_", None)
-    columns = getattr(X, "columns", None)
-    if names is None or columns is None:
-        return
-    extra = [str(c) for c in columns if str(c) not in set(names)]
-    missing = [str(n) for n in names if n not in set(map(str, columns))]
-    if extra or missing:
-        hint = f" If {extra[0]!r} is the label column, pass --target {extra[0]}." if extra else ""
-        raise ValueError(
-            f"the columns of {source} do not match the model's features: unknown "
-            f"{extra}, missing {missing}.{hint}"
-        )
+def check_out(out: str, inputs: Sequence[Path | None]) -> Path:
+    """``--out`` as a path, refused (usage error) before any work if it is one of the
+    inputs or not a regular file (the text as typed: ``results/`` names a directory)."""
+    try:
+        check_outputs(out, inputs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--out'") from None
+    return Path(out)
 
 
 def unique_names(paths: Sequence[Path]) -> list[str]:
@@ -258,44 +444,152 @@ def jsonable(value: Any) -> Any:
 
 
 def print_json(value: Any) -> None:
-    """``value`` as indented JSON on stdout (strict: no NaN literals)."""
+    """``value`` as indented JSON on stdout.
+
+    Strict JSON (no NaN literals); control characters and non-ASCII are escaped by
+    ``json.dumps``, so nothing reaches the terminal raw.
+    """
     print(json.dumps(jsonable(value), indent=2, allow_nan=False))
+
+
+def _number(value: float, digits: int = 4) -> str:
+    return "nan" if math.isnan(value) else f"{value:.{digits}g}"
+
+
+def estimate(value: float, se: float | None) -> str:
+    """``value ± se`` with the SE to two significant digits and the value to match.
+
+    Examples
+    --------
+    >>> estimate(0.123456, 0.01396), estimate(1234.5, 12.3), estimate(0.5, 0.0)
+    ('0.123 ± 0.014', '1234 ± 12', '0.5 ± 0')
+    >>> estimate(0.25, float("nan")), estimate(float("nan"), None)
+    ('0.25', 'nan')
+    """
+    value = float(value)
+    if se is None or not math.isfinite(float(se)) or math.isnan(value):
+        return _number(value)
+    se = float(se)
+    if se == 0:
+        return f"{_number(value)} ± 0"
+    decimals = min(max(0, 1 - math.floor(math.log10(se))), 10)
+    return f"{value:.{decimals}f} ± {se:.{decimals}f}"
 
 
 def _cell(value: Any) -> str:
     if isinstance(value, float | np.floating):
-        return f"{value:.4g}"
+        return _number(float(value))
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "NO"
-    return str(value)
+    return printable(value)
+
+
+#: Columns are separated by two spaces; the first and last touch the margins.
+_GAP = 2
+
+
+def _widths(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], wrap: Sequence[bool], width: int
+) -> list[int] | None:
+    """Column widths that fit ``width`` without cutting a word or a non-wrapping cell.
+
+    Wrapping columns give up width, widest first, down to their longest word; None when
+    even that does not fit.
+    """
+    from rich.cells import cell_len
+
+    full, least = [], []
+    for j, column in enumerate(columns):
+        cells = [column, *(row[j] for row in rows)]
+        full.append(max(cell_len(cell) for cell in cells))
+        words = [cell_len(word) for cell in cells for word in cell.split()] or [0]
+        least.append(max(words) if wrap[j] else full[-1])
+    room = width - _GAP * (len(columns) - 1)
+    widths = list(full)
+    while sum(widths) > room:
+        shrinkable = [j for j in range(len(widths)) if widths[j] > least[j]]
+        if not shrinkable:
+            return None
+        j = max(shrinkable, key=lambda k: widths[k])
+        widths[j] -= 1
+    return widths
+
+
+def _render(table: Table, width: int) -> str | None:
+    """``table`` as text at most ``width`` columns wide, or None if it would not fit."""
+    from rich.cells import cell_len
+
+    out = Console(file=io.StringIO(), width=width, highlight=False, color_system=None)
+    out.print(table)
+    lines = [line.rstrip() for line in cast(io.StringIO, out.file).getvalue().splitlines()]
+    if any(cell_len(line) > width for line in lines):
+        return None
+    return "\n".join(lines) + "\n"
+
+
+def _blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Each row as ``column: value`` lines (for tables too wide for the terminal)."""
+    say(title, wrap=True)
+    width = max(len(c) for c in columns)
+    for row in rows:
+        print()
+        for column, value in zip(columns, row, strict=True):
+            say(f"  {column:<{width}}  {value}")
+
+
+def print_rows(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: Sequence[bool] | None = None,
+    wrap: Sequence[bool] | None = None,
+    max_width: int | None = None,
+    note: str | None = None,
+) -> None:
+    """Text cells as a table as wide as the terminal (at most ``max_width``), never cut.
+
+    ``wrap`` marks the columns whose text may wrap onto more lines at spaces (words are
+    never cut); a table that does not fit even so is printed as one ``column: value`` block
+    per row.
+    """
+    width = console().width if max_width is None else min(console().width, max_width)
+    right = right or [False] * len(columns)
+    wrap = wrap or [False] * len(columns)
+    columns = [printable(c) for c in columns]
+    rows = [[printable(c) for c in row] for row in rows]
+    text = None
+    widths = _widths(columns, rows, wrap, width)
+    if widths is not None:
+        table = Table(
+            title=Text(printable(title)),
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            padding=(0, _GAP - 1, 0, 0),
+        )
+        for column, r, w, n in zip(columns, right, wrap, widths, strict=True):
+            table.add_column(
+                column, justify="right" if r else "left", no_wrap=not w, width=n, overflow="fold"
+            )
+        for row in rows:
+            table.add_row(*(Text(c) for c in row))  # Text: no markup read
+        text = _render(table, width)
+    if text is None:
+        _blocks(title, columns, rows)
+    else:
+        sys.stdout.write(text)
+    if note:
+        say(note, wrap=True)
 
 
 def print_frame(frame: Any, title: str) -> None:
-    """A table that never truncates: one row per line, or one block per row when too wide."""
+    """A DataFrame that never truncates: one row per line, or one block per row when wide."""
     frame = frame.reset_index()
     cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
-    out = console()
-    table = Table(title=Text(title))
-    justify: list[Any] = ["right" if frame[c].dtype.kind in "iuf" else "left" for c in frame]
-    for col, how in zip(frame.columns, justify, strict=True):
-        table.add_column(str(col), justify=how, no_wrap=True)
-    for row in cells:
-        table.add_row(*(Text(c) for c in row))  # Text: no markup is read into the cells
-    widths = [
-        max([len(str(col))] + [len(row[j]) for row in cells])
-        for j, col in enumerate(frame.columns)
-    ]
-    if sum(widths) + 3 * len(widths) + 1 <= out.width:
-        out.print(table)
-        return
-    # Too wide for this terminal: print each row as "column: value" lines instead.
-    out.print(title, markup=False)
-    width = max(len(str(c)) for c in frame.columns)
-    for row in cells:
-        out.print()
-        for col, value in zip(frame.columns, row, strict=True):
-            line = f"  {str(col):<{width}}  {value}"
-            out.print(line, soft_wrap=True, highlight=False, markup=False)
+    right = [frame[c].dtype.kind in "iuf" for c in frame]
+    print_rows(title, [str(c) for c in frame.columns], cells, right=right)
 
 
 def main() -> None:
