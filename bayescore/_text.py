@@ -121,8 +121,11 @@ _ASSIGNMENT = re.compile(
 
 
 def _cli_value(value: str) -> str:
-    """A Python literal as a shell word: quotes dropped, lists joined by commas, and the
-    result quoted for the shell when it holds spaces or other special characters."""
+    """A Python literal as one shell word.
+
+    Quotes are dropped, lists joined by commas, and the result quoted for the shell when it
+    holds spaces or other special characters.
+    """
     if value.startswith("["):
         items = [v.strip().strip("'\"") for v in value[1:-1].split(",")]
         value = ",".join(i for i in items if i)

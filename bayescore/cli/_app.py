@@ -17,13 +17,14 @@ JSON on stdout (NaN and infinities as ``null``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -189,10 +190,14 @@ class _OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _flush_stdout() -> None:
-    """Flush stdout now, so a full disk or closed pipe is reported here, not at exit."""
+@contextlib.contextmanager
+def _stdout() -> Iterator[None]:
+    """Writes to stdout: a full disk or device is reported as such, once.
+
+    A closed pipe passes through (the reader left; nothing to say).
+    """
     try:
-        sys.stdout.flush()
+        yield
     except BrokenPipeError:
         raise
     except OSError as exc:
@@ -200,6 +205,12 @@ def _flush_stdout() -> None:
         raise OSError(
             exc.errno, f"could not write to standard output: {exc.strerror or exc}"
         ) from exc
+
+
+def _flush_stdout() -> None:
+    """Flush stdout now, so a full disk or closed pipe is reported here, not at exit."""
+    with _stdout():
+        sys.stdout.flush()
 
 
 def _flush_stdout_quietly() -> None:
@@ -262,9 +273,11 @@ def say(text: str, *, wrap: bool = False) -> None:
     """
     if wrap:
         out = console(min(console().width, MAX_WIDTH))
-        out.print(Text(printable(text)), overflow="fold")
+        with _stdout():
+            out.print(Text(printable(text)), overflow="fold")
     else:
-        console().print(Text(printable(text)), soft_wrap=True)
+        with _stdout():
+            console().print(Text(printable(text)), soft_wrap=True)
 
 
 def print_lines(lines: Sequence[str], *, wrap: bool = False) -> None:
@@ -310,7 +323,8 @@ def _version(value: bool) -> None:
     if value:
         from bayescore import __version__
 
-        print(f"bayescore {__version__}")
+        with _stdout():
+            print(f"bayescore {__version__}")
         raise typer.Exit(0)
 
 
@@ -379,8 +393,11 @@ def load_table(
 
 
 def check_out(out: str, inputs: Sequence[Path | None]) -> Path:
-    """``--out`` as a path, refused (usage error) before any work if it is one of the
-    inputs or not a regular file (the text as typed: ``results/`` names a directory)."""
+    """``--out`` as a path, refused (usage error) before any work if it cannot be written.
+
+    It must not be one of ``inputs`` and must be a regular file or nothing yet; it is
+    checked as typed (``results/`` names a directory).
+    """
     try:
         check_outputs(out, inputs)
     except ValueError as exc:
@@ -417,6 +434,8 @@ def model_names(models: Sequence[Path], name: Sequence[str] | None) -> list[str]
     """One distinct name per model file: the ``--name`` values, else the file names."""
     if not name:
         return unique_names(models)
+    if not all(n.strip() for n in name):
+        raise typer.BadParameter(f"every --name needs some text; got {list(name)}.")
     if len(name) != len(models) or len(set(name)) != len(name):
         raise typer.BadParameter(
             f"give one distinct --name per model: {len(models)} models, names {list(name)}."
@@ -449,7 +468,9 @@ def print_json(value: Any) -> None:
     Strict JSON (no NaN literals); control characters and non-ASCII are escaped by
     ``json.dumps``, so nothing reaches the terminal raw.
     """
-    print(json.dumps(jsonable(value), indent=2, allow_nan=False))
+    text = json.dumps(jsonable(value), indent=2, allow_nan=False)
+    with _stdout():
+        print(text)
 
 
 def _number(value: float, digits: int = 4) -> str:
@@ -532,7 +553,8 @@ def _blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -
     say(title, wrap=True)
     width = max(len(c) for c in columns)
     for row in rows:
-        print()
+        with _stdout():
+            print()
         for column, value in zip(columns, row, strict=True):
             say(f"  {column:<{width}}  {value}")
 
@@ -579,7 +601,8 @@ def print_rows(
     if text is None:
         _blocks(title, columns, rows)
     else:
-        sys.stdout.write(text)
+        with _stdout():
+            sys.stdout.write(text)
     if note:
         say(note, wrap=True)
 

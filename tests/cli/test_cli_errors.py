@@ -102,6 +102,11 @@ CASES = [
     ("usage", ["compare", "iris.nc", "other/iris.nc", "--dataset", "iris", "--name", "a"], 2),
     (
         "usage",
+        ["compare", "iris.nc", "other/iris.nc", "--dataset", "iris", "--name", "", "--name", "b"],
+        2,
+    ),  # fmt: skip
+    (
+        "usage",
         [
             "calibrate",
             "iris.nc",
