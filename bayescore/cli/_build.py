@@ -17,6 +17,8 @@ from bayescore.cli._app import (
     app,
     check_out,
     load_table,
+)
+from bayescore.cli._output import (
     print_frame,
     print_json,
     say,

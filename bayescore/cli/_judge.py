@@ -11,7 +11,6 @@ import numpy as np
 import typer
 
 from bayescore.cli._app import (
-    MAX_WIDTH,
     DataOpt,
     DatasetOpt,
     DropOpt,
@@ -22,9 +21,12 @@ from bayescore.cli._app import (
     advice,
     app,
     check_out,
-    estimate,
     load_table,
     model_names,
+)
+from bayescore.cli._output import (
+    MAX_WIDTH,
+    estimate,
     print_frame,
     print_json,
     print_rows,
