@@ -37,16 +37,19 @@ import pandas as pd
 
 from bayescore._atomic import atomic_write
 from bayescore._text import csv_cell, csv_uncell
+from bayescore._validation import text_columns
 
 __all__ = [
     "ColumnError",
     "Table",
-    "check_features",
+    "frame_table",
+    "model_columns",
     "probability_table",
     "read_csv",
     "read_probabilities",
     "read_table",
     "select_columns",
+    "shared_columns",
     "write_csv",
 ]
 
@@ -186,20 +189,13 @@ def select_columns(
 
 def _check_fit_features(X: pd.DataFrame, source: str) -> None:
     """Features a model can be fitted on: numbers, none missing (named by column)."""
-    text = [
-        c
-        for c in X.columns
-        if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
-        and pd.to_numeric(X[c], errors="coerce").isna().gt(X[c].isna()).any()
-    ]
-    if text:
-        examples = ", ".join(
-            repr(X[c][pd.to_numeric(X[c], errors="coerce").isna() & X[c].notna()].iloc[0])
-            for c in text
-        )
+    found = text_columns(X)
+    if found:
+        text = [c for c, _ in found]
+        examples = ", ".join(repr(v) for _, v in found)
         plural = len(text) > 1
         raise ValueError(
-            f"column{'s' if plural else ''} {', '.join(repr(str(c)) for c in text)} of "
+            f"column{'s' if plural else ''} {', '.join(repr(c) for c in text)} of "
             f"{source} hold{'' if plural else 's'} text (e.g. {examples}), not numbers; "
             f"bayescore models take numeric features. Leave {'them' if plural else 'it'} out "
             f"with drop={_names(text)}, or encode {'them' if plural else 'it'} as numbers "
@@ -298,29 +294,58 @@ def frame_table(
     return Table(X=X, y=y, source=source)
 
 
-def check_features(
+def model_columns(
     X: pd.DataFrame, names: Sequence[str] | None, *, source: str, model: str
-) -> None:
-    """Raise ``ValueError`` naming the columns a model needs that ``X`` lacks.
+) -> pd.DataFrame:
+    """The columns a model was fitted on, by name and in its order; ``X`` if it has no names.
+
+    Raises
+    ------
+    ValueError
+        ``X`` lacks some of them (named, with the model's full list).
 
     Examples
     --------
-    >>> X = pd.DataFrame({"bill": [1.0], "mass": [2.0]})
-    >>> check_features(X, ["bill", "flipper"], source="test.csv", model="b.nc")
+    >>> X = pd.DataFrame({"mass": [2.0], "bill": [1.0], "island": ["Dream"]})
+    >>> model_columns(X, ["bill", "mass"], source="test.csv", model="b.nc").columns.tolist()
+    ['bill', 'mass']
+    >>> model_columns(X, ["bill", "flipper"], source="test.csv", model="b.nc")
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: b.nc needs columns that test.csv lacks (or that were left out): ['flipper']; ...
     """
     if names is None:
-        return
-    columns = {str(c) for c in X.columns}
+        return X
+    columns = [str(c) for c in X.columns]
     missing = [str(n) for n in names if str(n) not in columns]
     if missing:
         raise ValueError(
             f"{model} needs columns that {source} lacks (or that were left out): "
             f"{_names(missing)}; it was fitted on {_names(list(names))}."
         )
+    position = {c: i for i, c in enumerate(columns)}
+    return X.iloc[:, [position[str(n)] for n in names]]
+
+
+def shared_columns(X: pd.DataFrame, feature_lists: Sequence[Sequence[str] | None]) -> pd.DataFrame:
+    """One table for several models: a model fitted on all of ``X``'s columns gets its order.
+
+    Each model takes its own columns from a wider table by name; one whose columns are
+    exactly ``X``'s would be held to their order (scikit-learn's rule), so ``X`` is put in
+    that order.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"b": [1.0], "a": [2.0]})
+    >>> shared_columns(X, [["a"], ["a", "b"]]).columns.tolist()
+    ['a', 'b']
+    """
+    for names in feature_lists:
+        columns = [str(c) for c in X.columns]
+        if names is not None and set(map(str, names)) == set(columns) and list(names) != columns:
+            X = model_columns(X, names, source="", model="")
+    return X
 
 
 def probability_table(

@@ -299,10 +299,36 @@ def check_labels_present(y: Any, name: str = "y") -> None:
         )
 
 
+def text_columns(frame: Any) -> list[tuple[str, Any]]:
+    """``(name, a text value)`` of each DataFrame column holding text, not numbers.
+
+    Numbers stored as text (``"1.5"``) and missing values are not text; other inputs than
+    DataFrames have no such columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> text_columns(pd.DataFrame({"a": [1.0], "b": ["x"], "c": ["2.5"]}))
+    [('b', 'x')]
+    """
+    dtypes = getattr(frame, "dtypes", None)
+    if dtypes is None or not hasattr(frame, "columns") or not hasattr(frame, "iloc"):
+        return []
+    import pandas as pd
+
+    found = []
+    for position, dtype in enumerate(dtypes):
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        column = frame.iloc[:, position]
+        bad = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()]
+        if len(bad):
+            found.append((str(frame.columns[position]), bad.iloc[0]))
+    return found
+
+
 def check_numeric_columns(frame: Any, name: str = "X") -> None:
     """Raise ``ValueError`` naming the columns of a DataFrame that hold text, not numbers.
-
-    Other inputs pass; numbers stored as text (``"1.5"``) pass too, as they convert.
 
     Examples
     --------
@@ -313,20 +339,7 @@ def check_numeric_columns(frame: Any, name: str = "X") -> None:
     ...
     ValueError: X column 'island' holds text (e.g. 'Torgersen'), not numbers. bayescore ...
     """
-    dtypes = getattr(frame, "dtypes", None)
-    if dtypes is None or not hasattr(frame, "columns"):
-        return
-    import pandas as pd
-
-    text = []
-    for position, dtype in enumerate(dtypes):
-        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            continue
-        column = frame.iloc[:, position]
-        numbers = pd.to_numeric(column, errors="coerce")
-        bad = column[numbers.isna() & column.notna()]
-        if len(bad):
-            text.append((str(frame.columns[position]), bad.iloc[0]))
+    text = text_columns(frame)
     if text:
         names = ", ".join(repr(c) for c, _ in text)
         examples = ", ".join(repr(v) for _, v in text)
@@ -479,5 +492,6 @@ __all__ = [
     "check_params",
     "check_probs",
     "check_sample_weight",
+    "text_columns",
     "validate_params",
 ]

@@ -168,15 +168,14 @@ def predict(
     takes its own feature columns, by name, from the CSV; other columns are ignored.
     """
     import bayescore as bs
-    from bayescore._tables import check_features
+    from bayescore._tables import model_columns
 
     out_path = check_out(out, [model, data])
     clf = bs.load(model)
     table = load_table(data, dataset, target, features, drop)
-    check_features(
-        table.X, getattr(clf, "feature_names_in_", None), source=table.source, model=model.name
-    )
-    n = _write_probs(clf.predict_proba(table.X), clf.classes_, out_path, prediction_column, raw)
+    names = getattr(clf, "feature_names_in_", None)
+    X = model_columns(table.X, names, source=table.source, model=model.name)
+    n = _write_probs(clf.predict_proba(X), clf.classes_, out_path, prediction_column, raw)
     say(f"wrote {n} rows to {out}")
 
 
@@ -218,7 +217,7 @@ def calibrate(
     bayescore score --probs).
     """
     import bayescore as bs
-    from bayescore._tables import check_features
+    from bayescore._tables import model_columns
 
     out_path = check_out(out, [model, data, predict_data])
     if method not in _RECALIBRATORS:
@@ -228,13 +227,13 @@ def calibrate(
     clf = bs.load(model)
     names = getattr(clf, "feature_names_in_", None)
     cal = load_table(data, dataset, target, features, drop, labels_for="calibrating")
-    check_features(cal.X, names, source=cal.source, model=model.name)
+    X_cal = model_columns(cal.X, names, source=cal.source, model=model.name)
     new = load_table(predict_data, None, None, features, drop)
-    check_features(new.X, names, source=new.source, model=model.name)
+    X_new = model_columns(new.X, names, source=new.source, model=model.name)
     class_name, fitted_attrs = _RECALIBRATORS[method]
-    probs_cal = clf.predict_proba(cal.X)
+    probs_cal = clf.predict_proba(X_cal)
     recal = getattr(bs, class_name)().fit(probs_cal, cal.y, labels=clf.classes_)
-    probs_new = recal.transform(clf.predict_proba(new.X))
+    probs_new = recal.transform(clf.predict_proba(X_new))
     n = _write_probs(probs_new, clf.classes_, out_path, prediction_column, raw)
     result = {
         "method": method,

@@ -42,19 +42,26 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     return list(frame.reset_index().to_dict(orient="records"))
 
 
-def _load_models(models: Sequence[Path], names: Sequence[str], table: Any) -> dict[str, Any]:
-    """Each saved model, checked to find its feature columns in the table."""
+def _load_models(
+    models: Sequence[Path], names: Sequence[str], table: Any
+) -> tuple[dict[str, Any], Any]:
+    """Each saved model, checked to find its columns in the table, and the shared table.
+
+    The table is arranged so each model takes its own columns (see
+    :func:`bayescore._tables.shared_columns`).
+    """
     import bayescore as bs
-    from bayescore._tables import check_features
+    from bayescore._tables import model_columns, shared_columns
 
     fitted = {}
     for name, path in zip(names, models, strict=True):
         clf = bs.load(path)
-        check_features(
+        model_columns(
             table.X, getattr(clf, "feature_names_in_", None), source=table.source, model=path.name
         )
         fitted[name] = clf
-    return fitted
+    X = shared_columns(table.X, [getattr(m, "feature_names_in_", None) for m in fitted.values()])
+    return fitted, X
 
 
 def _score_rows(values: dict[str, float]) -> list[list[str]]:
@@ -104,17 +111,16 @@ def score(
     text; rows are matched by position.
     """
     import bayescore as bs
-    from bayescore._tables import check_features, read_probabilities
+    from bayescore._tables import model_columns, read_probabilities
 
     if (model is None) == (probs is None):
         raise typer.BadParameter("give exactly one of MODEL or --probs PROBS.csv.")
     table = load_table(data, dataset, target, features, drop, labels_for="scoring")
     if model is not None:
         clf = bs.load(model)
-        check_features(
-            table.X, getattr(clf, "feature_names_in_", None), source=table.source, model=model.name
-        )
-        result = bs.score(table.y, clf.predict_proba_draws(table.X))
+        names = getattr(clf, "feature_names_in_", None)
+        X = model_columns(table.X, names, source=table.source, model=model.name)
+        result = bs.score(table.y, clf.predict_proba_draws(X))
         source = model.name
     else:
         assert probs is not None
@@ -272,8 +278,8 @@ def compare(
 
     table = load_table(data, dataset, target, features, drop, labels_for="comparing")
     names = model_names(models, name)
-    fitted = _load_models(models, names, table)
-    result = bs.compare(fitted, table.y, X=table.X)
+    fitted, X = _load_models(models, names, table)
+    result = bs.compare(fitted, table.y, X=X)
     if as_json:
         print_json({**result.attrs, "models": _records(result.to_pandas())})
         return
@@ -430,6 +436,6 @@ def report(
     out_path = check_out(out, [*models, data])
     table = load_table(data, dataset, target, features, drop, labels_for="the report")
     names = model_names(models, name)
-    fitted = _load_models(models, names, table)
-    bs.report(fitted, table.X, table.y, out_path, title=title)
+    fitted, X = _load_models(models, names, table)
+    bs.report(fitted, X, table.y, out_path, title=title)
     say(f"wrote a report on {len(fitted)} model(s) to {out}")

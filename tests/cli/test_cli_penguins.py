@@ -160,3 +160,21 @@ def test_predict_and_score_take_the_models_columns(fitted, tmp_path):
         "['body_mass_g']; it was fitted on ['flipper_length_mm', 'body_mass_g']."
     )
     assert "--target" not in result.stderr
+
+
+def test_columns_in_another_order_are_taken_by_name(fitted, tmp_path):
+    """A CSV holding exactly a model's columns, in another order, still works by name."""
+    _, models, test = _api(fitted)
+    test[["species", *reversed(BODY)]].to_csv(tmp_path / "swapped.csv", index=False)
+    test[list(reversed(BODY))].to_csv(tmp_path / "unlabelled.csv", index=False)
+    invoke("predict", fitted / "body.nc", "--data", tmp_path / "unlabelled.csv", "--out",
+           tmp_path / "p.csv")  # fmt: skip
+    np.testing.assert_allclose(
+        pd.read_csv(tmp_path / "p.csv")[list(models["body"].classes_)].to_numpy(),
+        models["body"].predict_proba(test[BODY]),
+        rtol=1e-12,
+    )
+    data = ["--data", tmp_path / "swapped.csv", "--target", "species", "--json"]
+    out = json.loads(invoke("compare", fitted / "body.nc", *data).stdout)
+    expected = bs.score(test["species"], models["body"].predict_proba_draws(test[BODY]))
+    assert out["models"][0]["nll"] == pytest.approx(float(expected["nll"]), rel=1e-12)
