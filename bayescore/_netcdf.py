@@ -5,10 +5,11 @@ DataTree group (posterior, sample_stats, observed_data, constant_data, variation
 ``bayescore_*`` attributes on the posterior. Reading uses only netCDF/HDF5 and JSON: a file
 from an untrusted source cannot run code (nothing is unpickled).
 
-Writes are atomic (:func:`bayescore._atomic.atomic_write`): a temporary file beside the
-target, flushed to disk (``fsync``) and renamed over the target, so a crash or ``kill -9``
-leaves either the old file or the new one, never a half-written one. Temporary files left by
-killed writes are removed by the next write to the same path.
+Writes are atomic (:func:`bayescore._atomic.atomic_write`): the file is built in memory,
+written to a new file beside the target, flushed to disk (``fsync``) and renamed over the
+target, so a crash, ``kill -9`` or full disk leaves either the old file or the new one,
+never a half-written one. A target that is not a regular file (``/dev/null``, a FIFO, a
+directory) is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayescore._atomic import atomic_write
+from bayescore._atomic import atomic_write, check_target
 from bayescore._names import (
     ATTR_FORMAT,
     ATTR_KIND,
@@ -61,9 +62,15 @@ def write_fit(tree: xr.DataTree, path: str | os.PathLike[str]) -> Path:
     >>> int(read_fit(path, validate=False)["posterior"].attrs["bayescore_format"])
     2
     """
+    check_target(path)  # a bad target is refused before the file is built
     tree = tree.copy()
     tree[POSTERIOR].attrs.update({ATTR_FORMAT: FORMAT_VERSION, ATTR_VERSION: _package_version()})
-    return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf", mode="w"))
+    # The file is built in memory (HDF5 writes to a buffer, which cannot fail like a disk)
+    # and written by atomic_write. HDF5 never touches the disk: after a write failed on a
+    # full disk it left the file half-closed, and closing it again at garbage collection
+    # crashed the process (SIGSEGV in H5Oopen via h5netcdf's flush, h5py 3.16, HDF5 2.0).
+    image = tree.to_netcdf(None, engine="h5netcdf")
+    return atomic_write(path, image)
 
 
 def _migrate(tree: xr.DataTree, version: int, path: str) -> xr.DataTree:
@@ -134,7 +141,8 @@ def read_fit(path: str | os.PathLike[str], *, validate: bool = True) -> xr.DataT
     FileNotFoundError
         ``path`` does not exist.
     ValueError
-        Not netCDF/HDF5, not a bayescore file, written by a newer bayescore, or corrupt.
+        Not a regular file, not netCDF/HDF5, not a bayescore file, written by a newer
+        bayescore, or corrupt.
 
     Examples
     --------
@@ -145,8 +153,11 @@ def read_fit(path: str | os.PathLike[str], *, validate: bool = True) -> xr.DataT
     """
     name = str(path)
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise FileNotFoundError(f"No such model file: {name!r}.")
+    if not p.is_file():
+        kind = "a directory" if p.is_dir() else "not a regular file"
+        raise ValueError(f"{name!r} is {kind}, not a bayescore model file.")
     with open(p, "rb") as fh:
         magic = fh.read(8)
     if magic != _HDF5_MAGIC:

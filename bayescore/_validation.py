@@ -231,19 +231,125 @@ def validate_params(
     return decorate
 
 
-def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
-    """Raise ``ValueError`` naming the first NaN or infinite entry of ``arr``."""
+def check_finite(
+    arr: np.ndarray, name: str, *, columns: Sequence[Any] | np.ndarray | None = None
+) -> np.ndarray:
+    """Raise ``ValueError`` naming the first NaN or infinite entry of ``arr``.
+
+    ``columns`` (the names of a 2-D array's columns, e.g. a DataFrame's) names the column
+    in the message instead of its position.
+
+    Examples
+    --------
+    >>> check_finite(np.array([[1.0, 2.0], [3.0, np.nan]]), "X", columns=["age", "bill"])
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Input X contains NaN at row 1, column 'bill' (value nan). Remove or impute ...
+    """
     if arr.dtype.kind in "fc":
         bad = ~np.isfinite(arr)
         if bad.any():
             idx = np.unravel_index(int(np.flatnonzero(bad)[0]), arr.shape)
             value = complex(arr[idx]) if arr.dtype.kind == "c" else float(arr[idx])
             what = "NaN" if np.isnan(value) else "inf"
+            where = _where(idx)
+            if columns is not None and len(idx) == 2 and len(columns) == arr.shape[1]:
+                where = f"row {int(idx[0])}, column {str(columns[int(idx[1])])!r}"
             raise ValueError(
-                f"Input {name} contains {what} at {_where(idx)} (value {value!r}). "
+                f"Input {name} contains {what} at {where} (value {value!r}). "
                 f"Remove or impute non-finite values before calling."
             )
     return arr
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float | np.floating) and np.isnan(value))
+
+
+def check_labels_present(y: Any, name: str = "y") -> None:
+    """Raise ``ValueError`` naming the first missing label (NaN or None) of ``y``.
+
+    A pandas Series is named by its name too (the CSV column it came from).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_labels_present(pd.Series(["a", None, "b"], name="species"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Input y (column 'species') contains NaN at row 1; every row needs a label. ...
+    """
+    values = np.asarray(getattr(y, "values", y)).reshape(-1)
+    if values.dtype.kind in "iubUS":
+        return  # integers, booleans and numpy strings cannot be missing
+    if values.dtype.kind in "fc":
+        missing = np.flatnonzero(np.isnan(values)).tolist()
+    else:
+        missing = [i for i, v in enumerate(values) if _missing(v)]
+    if missing:
+        column = getattr(y, "name", None)
+        label = f"{name} (column {str(column)!r})" if column is not None else name
+        extra = f" and {len(missing) - 1} more row(s)" if len(missing) > 1 else ""
+        first = values[missing[0]]
+        what = "a missing label (None)" if first is None else "NaN"
+        raise ValueError(
+            f"Input {label} contains {what} at row {missing[0]}{extra}; every row needs a "
+            "label. Remove those rows or fill in their labels."
+        )
+
+
+def text_columns(frame: Any) -> list[tuple[str, Any]]:
+    """``(name, a text value)`` of each DataFrame column holding text, not numbers.
+
+    Numbers stored as text (``"1.5"``) and missing values are not text; other inputs than
+    DataFrames have no such columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> text_columns(pd.DataFrame({"a": [1.0], "b": ["x"], "c": ["2.5"]}))
+    [('b', 'x')]
+    """
+    dtypes = getattr(frame, "dtypes", None)
+    if dtypes is None or not hasattr(frame, "columns") or not hasattr(frame, "iloc"):
+        return []
+    import pandas as pd
+
+    found = []
+    for position, dtype in enumerate(dtypes):
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        column = frame.iloc[:, position]
+        bad = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()]
+        if len(bad):
+            found.append((str(frame.columns[position]), bad.iloc[0]))
+    return found
+
+
+def check_numeric_columns(frame: Any, name: str = "X") -> None:
+    """Raise ``ValueError`` naming the columns of a DataFrame that hold text, not numbers.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_numeric_columns(pd.DataFrame({"bill": [39.1], "island": ["Torgersen"]}))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: X column 'island' holds text (e.g. 'Torgersen'), not numbers. bayescore ...
+    """
+    text = text_columns(frame)
+    if text:
+        names = ", ".join(repr(c) for c, _ in text)
+        examples = ", ".join(repr(v) for _, v in text)
+        plural = len(text) > 1
+        raise ValueError(
+            f"{name} column{'s' if plural else ''} {names} hold{'' if plural else 's'} text "
+            f"(e.g. {examples}), not numbers. bayescore models take numeric features: leave "
+            f"the column{'s' if plural else ''} out, or encode {'them' if plural else 'it'} "
+            "as numbers (e.g. one-hot) first."
+        )
 
 
 def as_float_array(values: Any, name: str, *, ndim: Sequence[int] | None = None) -> np.ndarray:
@@ -380,9 +486,12 @@ __all__ = [
     "check_consistent_length",
     "check_finite",
     "check_label_range",
+    "check_labels_present",
     "check_logits",
+    "check_numeric_columns",
     "check_params",
     "check_probs",
     "check_sample_weight",
+    "text_columns",
     "validate_params",
 ]

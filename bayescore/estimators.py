@@ -34,7 +34,15 @@ from bayescore._names import (
 )
 from bayescore._netcdf import write_fit
 from bayescore._progress import resolve as resolve_progress
-from bayescore._validation import Boolean, Options, Rule, check_finite
+from bayescore._validation import (
+    Boolean,
+    Options,
+    Rule,
+    check_finite,
+    check_labels_present,
+    check_numeric_columns,
+)
+from bayescore.data import feature_names_of
 from bayescore.inference.advi import AdviOptions
 from bayescore.inference.api import METHODS, method_options, run
 from bayescore.inference.cluster import is_dask
@@ -53,15 +61,45 @@ def _as_sklearn_input(X: Any) -> Any:
     return X
 
 
+def _own_columns(estimator: Any, X: Any) -> Any:
+    """The columns the model was fitted on, by name, from a DataFrame holding more.
+
+    One table can then feed models fitted on different columns (``compare``, ``report``,
+    the CLI on one CSV). Exactly the fitted columns in another order, renamed or missing
+    ones are left to scikit-learn, which refuses them as its estimator checks require.
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    columns = getattr(X, "columns", None)
+    if names is None or columns is None or not hasattr(X, "iloc"):
+        return X
+    labels = [str(c) for c in columns]
+    if len(set(labels)) != len(labels) or not set(names) < set(labels):
+        return X
+    position = {label: i for i, label in enumerate(labels)}
+    return X.iloc[:, [position[str(n)] for n in names]]
+
+
 def _rows(estimator: Any, X: Any, y: Any = None, reset: bool = False) -> Any:
-    """X (and y) validated once: scikit-learn's checks, then ours naming the first NaN/inf."""
+    """X (and y) validated once: scikit-learn's checks, then ours naming the first NaN/inf.
+
+    Text columns, missing labels and non-finite features are refused with the column's
+    name (a DataFrame's, e.g. the CSV header) before scikit-learn's anonymous messages.
+    """
     X = _as_sklearn_input(X)
+    if not reset:
+        X = _own_columns(estimator, X)
+    fitted = None if reset else getattr(estimator, "feature_names_in_", None)
+    if fitted is None or set(map(str, fitted)) == set(map(str, getattr(X, "columns", ()))):
+        check_numeric_columns(X, "X")  # other column sets: scikit-learn names the mismatch
+    names = feature_names_of(X)
     index = getattr(X, "index", None)
     if y is None:
         X_arr = validate_data(estimator, X, reset=reset, dtype="numeric", ensure_all_finite=False)
-        return check_finite(X_arr, "X"), None if index is None else np.asarray(index)
+        X_arr = check_finite(X_arr, "X", columns=names)
+        return X_arr, None if index is None else np.asarray(index)
+    check_labels_present(y, "y")
     X_arr, y_arr = validate_data(estimator, X, y, dtype="numeric", ensure_all_finite=False)
-    return check_finite(X_arr, "X"), y_arr
+    return check_finite(X_arr, "X", columns=names), y_arr
 
 
 def _rules(*names: str, of: type[NutsOptions] | type[AdviOptions]) -> dict[str, Rule | InstanceOf]:

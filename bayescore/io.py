@@ -37,9 +37,12 @@ __all__ = ["FORMAT_VERSION", "load", "save"]
 def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """Save a fitted bayescore estimator (or the DataTree of a bayescore fit) to netCDF.
 
-    The file is written to a temporary file in the same directory, synced to disk and
-    renamed into place, so a crash never leaves a half-written model at ``path``. An
-    existing file keeps its permissions; a symlink is written through to its target.
+    The file is built in memory, written to a new file in the same directory, synced to
+    disk and renamed into place, so a crash, ``kill -9`` or full disk never leaves a
+    half-written model at ``path`` (a failed write raises ``OSError`` naming ``path``; the
+    old file stays). An existing file keeps its permissions; a symlink is written through
+    to its target. Building in memory needs about the file's size in memory again (the
+    posterior draws and the training ``X``).
 
     Parameters
     ----------
@@ -51,6 +54,15 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     -------
     Path
         The file written (a symlink's target).
+
+    Raises
+    ------
+    ValueError
+        ``path`` is empty or not a regular file (a directory, a device such as
+        ``/dev/null``, a FIFO): the rename would replace it.
+    OSError
+        The write failed (a full disk, an I/O error); the message names ``path`` and says
+        the existing file is unchanged.
 
     See Also
     --------

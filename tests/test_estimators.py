@@ -165,11 +165,49 @@ def test_predict_errors(wine_fit, wine):
         wine_fit.predict_proba(np.zeros((2, 3)))
     bad = wine.X.iloc[:3].copy()
     bad.iloc[2, 4] = np.inf
-    with pytest.raises(ValueError, match="inf at row 2, column 4"):
+    # A DataFrame's column is named by its name (a CSV header), not its position.
+    with pytest.raises(ValueError, match="inf at row 2, column 'magnesium' \\(value inf\\)"):
         wine_fit.predict(bad)
     renamed = pd.DataFrame(wine.X.values[:2], columns=[f"c{i}" for i in range(13)])
     with pytest.raises(ValueError, match="feature names should match"):
         wine_fit.predict(renamed)
+
+
+def test_a_wider_table_gives_the_model_its_own_columns_by_name(wine_fit, wine):
+    """Extra columns (a label, another model's features) are ignored; order does not matter."""
+    X = wine.X.iloc[:5]
+    wider = X.assign(label=wine.y.iloc[:5], note="text")
+    wider = wider[["note", *reversed(X.columns), "label"]]
+    np.testing.assert_array_equal(wine_fit.predict_proba(wider), wine_fit.predict_proba(X))
+    # Exactly the fitted columns in another order stay an error (scikit-learn's contract).
+    with pytest.raises(ValueError, match="same order as they were in fit"):
+        wine_fit.predict(X[X.columns[::-1]])
+    with pytest.raises(ValueError, match="yet now missing"):
+        wine_fit.predict(wider.drop(columns=["alcohol"]))
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda X, y: (X.assign(island="Dream"), y),
+            r"X column 'island' holds text \(e.g. 'Dream'\), not numbers",
+        ),
+        (
+            lambda X, y: (X, y.astype(object).where(np.arange(len(y)) != 7, None)),
+            r"Input y \(column 'label'\) contains a missing label \(None\) at row 7",
+        ),
+        (
+            lambda X, y: (X, pd.Series(np.where(np.arange(len(y)) == 3, np.nan, 1.0), name="y")),
+            r"Input y \(column 'y'\) contains NaN at row 3; every row needs a label",
+        ),
+    ],
+    ids=["text column", "None label", "NaN label"],
+)
+def test_fit_names_text_columns_and_missing_labels(edit, match, wine):
+    X, y = edit(wine.X.iloc[:40], wine.y.iloc[:40].rename("label"))
+    with pytest.raises(ValueError, match=match):
+        BayesianSoftmaxClassifier(method="laplace", draws=20).fit(X, y)
 
 
 def test_laplace_fits_feed_every_scoring_calibration_and_comparison_function():

@@ -1,69 +1,115 @@
-"""The Typer app, its error and warning handling, input loading and output (tables, JSON).
+"""The Typer app, its error and warning handling, and input loading.
 
 Errors are one line on stderr, ``error: ...``, with exit code 2 for a wrong command line and
-1 for bad data or files; ``--debug`` (before the command) shows the full traceback instead.
-Warnings (a failed convergence check, unreliable PSIS-LOO) are printed on stderr as
-``warning: ...`` and do not change the exit code. Tables never truncate: one row per line
-when they fit the terminal, else one ``column: value`` block per row; ``--json`` prints the
-same numbers as JSON on stdout (NaN and infinities as ``null``).
+1 for bad data or files; ``bayescore --debug COMMAND ...`` (the flag before the command)
+shows the full traceback instead. Warnings (a failed convergence check, unreliable
+PSIS-LOO) are printed on stderr as one ``warning: ...`` line each and do not change the exit
+code. Advice in messages is rewritten in the command line's syntax (``--method nuts``, not
+``method='nuts'``), and control characters in them are shown escaped. What the commands
+print on stdout is :mod:`bayescore.cli._output`'s.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from typer.core import TyperGroup
+
+from bayescore._atomic import check_outputs
+from bayescore._tables import ColumnError
+from bayescore._text import cli_syntax, one_line, printable
+from bayescore.cli._output import flush_stdout, say, silence_stdout
+
+if TYPE_CHECKING:
+    from bayescore._tables import Table as DataTable
 
 __all__ = [
     "DataOpt",
     "DatasetOpt",
+    "DropOpt",
+    "FeaturesOpt",
     "JsonOpt",
     "NameOpt",
     "TargetOpt",
+    "advice",
     "app",
-    "check_features",
-    "console",
-    "jsonable",
+    "check_out",
     "load_table",
     "main",
     "model_names",
-    "print_frame",
-    "print_json",
-    "read_csv",
     "unique_names",
 ]
 
 #: Exceptions that mean "bad data, file or setting": one line and exit code 1.
 _DATA_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)
+#: Python names in the API's messages -> the option that sets them here (beyond the
+#: commands' own parameters, which keep their names).
+_API_OPTIONS = {
+    "random_seed": "--seed",
+    "progressbar": "--progress",
+    "n_splits": "--cv",
+    "n_jobs": "--jobs",
+    "prediction": "--prediction-column",
+    "target": "--target",
+    "features": "--features",
+    "drop": "--drop",
+}
+
+
+def _options(group: Any) -> dict[str, str]:
+    """Python parameter name -> its command-line option, over every command."""
+    found: dict[str, str] = {}
+    for command in getattr(group, "commands", {}).values():
+        for param in command.params:
+            longs = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+            if param.name and longs:
+                found.setdefault(param.name, longs[0])
+    return {**found, **_API_OPTIONS}
+
+
+def _debug_requested(argv: Sequence[str]) -> bool:
+    """``--debug`` among the options before the command (a command's values never count)."""
+    for arg in argv:
+        if arg == "--debug":
+            return True
+        if not arg.startswith("-"):
+            return False  # the command: what follows is its own
+    return False
+
+
+_OPTIONS: dict[str, str] = dict(_API_OPTIONS)
+
+
+def advice(text: str) -> str:
+    """``text`` with Python-style advice in option syntax, for every command's options.
+
+    ``method='nuts'`` becomes ``--method nuts`` (see :func:`bayescore._text.cli_syntax`).
+    """
+    return cli_syntax(text, _OPTIONS)
 
 
 def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-    print(f"warning: {category.__name__}: {message}", file=sys.stderr)
+    print(f"warning: {category.__name__}: {printable(advice(one_line(message)))}", file=sys.stderr)
 
 
 class _OneLineErrors(TyperGroup):
     """Print every error as one ``error: ...`` line on stderr, never a traceback.
 
-    Usage errors exit with 2, data errors with 1 (as grep and git do); ``--debug`` (or
-    ``BAYESCORE_DEBUG=1``) lets exceptions through with their traceback. Warnings are shown
-    once each as ``warning: Category: message`` on stderr.
+    Usage errors exit with 2, data errors with 1 (as grep and git do); ``--debug`` before
+    the command (or ``BAYESCORE_DEBUG=1``) lets exceptions through with their traceback.
+    Warnings are shown once each as one ``warning: Category: message`` line on stderr.
     """
 
     def main(self, args: Sequence[str] | None = None, *posargs: Any, **kwargs: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in argv or os.environ.get("BAYESCORE_DEBUG") == "1"
+        debug = _debug_requested(argv) or os.environ.get("BAYESCORE_DEBUG") == "1"
+        _OPTIONS.update(_options(self))
         kwargs["standalone_mode"] = False
         try:
             with warnings.catch_warnings():
@@ -73,7 +119,9 @@ class _OneLineErrors(TyperGroup):
                 warnings.filterwarnings("default", category=UserWarning)
                 warnings.showwarning = _show_warning
                 code = super().main(argv, *posargs, **kwargs)
+            flush_stdout()
         except typer.Exit as exc:
+            _flush_stdout_quietly()
             sys.exit(exc.exit_code)
         except typer.Abort:
             _fail("aborted", 1)
@@ -83,25 +131,64 @@ class _OneLineErrors(TyperGroup):
                 sys.exit(2)
             if debug:
                 raise
-            _fail(exc.format_message(), int(getattr(exc, "exit_code", 2)))
+            message = exc.format_message()
+            if "No such option: --debug" in message:
+                message += " (--debug goes before the command: bayescore --debug COMMAND ...)"
+            _fail(message, int(getattr(exc, "exit_code", 2)))
+        except BrokenPipeError:
+            # The reader went away (``bayescore ... | head``): nothing to say to anyone.
+            silence_stdout()
+            sys.exit(1)
+        except ColumnError as exc:  # a column named on the command line does not fit
+            if debug:
+                raise
+            _fail(_one_line(exc), 2)
         except _DATA_ERRORS as exc:
             if debug:
                 raise
             _fail(_one_line(exc), 1)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            _fail("interrupted", 130)
+        except Exception as exc:  # a dependency failed in a way nobody checked for
+            if debug:
+                raise
+            _fail(
+                f"{type(exc).__name__}: {_one_line(exc)} (bayescore --debug COMMAND ... shows "
+                "the traceback)",
+                1,
+            )
+        except BaseException as exc:  # e.g. a Rust panic from a sampler (PanicException)
+            if debug or isinstance(exc, SystemExit | GeneratorExit):
+                raise
+            _fail(f"{type(exc).__name__}: {_one_line(exc)}", 1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _flush_stdout_quietly() -> None:
+    try:
+        flush_stdout()
+    except BrokenPipeError:
+        silence_stdout()
+    except OSError as exc:
+        _fail(_one_line(exc), 1)
+
+
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, FileNotFoundError) and exc.filename is not None:
         text = f"no such file: {exc.filename}"
     elif isinstance(exc, KeyError):
-        text = f"missing key {text}"
-    return text
+        text = f"missing key {exc}"
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror if exc.filename is None else f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return advice(one_line(text))
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {printable(message)}", file=sys.stderr)
     sys.exit(code)
 
 
@@ -111,25 +198,42 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: click's own layout, paragraphs rewrapped, no rich markup read from the
+    # docstrings, no <bool> shown for flags.
+    rich_markup_mode=None,
 )
 
 
-def console() -> Console:
-    """A console sized to the terminal (or ``COLUMNS``) at the time of printing."""
-    return Console()
-
-
-DataOpt = Annotated[Path | None, typer.Option("--data", help="CSV file with features.")]
-DatasetOpt = Annotated[
-    str | None, typer.Option("--dataset", help="Bundled data set instead of --data.")
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", metavar="CSV", help="CSV file with features (and labels).")
 ]
-TargetOpt = Annotated[str | None, typer.Option("--target", help="Label column of --data.")]
+DatasetOpt = Annotated[
+    str | None,
+    typer.Option("--dataset", metavar="NAME", help="Bundled data set instead of --data."),
+]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", metavar="COLUMN", help="Label column of --data.")
+]
+FeaturesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--features",
+        metavar="A,B,...",
+        help="Feature columns to use, comma-separated (default: every column but --target).",
+    ),
+]
+DropOpt = Annotated[
+    str | None,
+    typer.Option("--drop", metavar="A,B,...", help="Columns to leave out, comma-separated."),
+]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print the result as JSON instead of a table.")
 ]
 NameOpt = Annotated[
     list[str] | None,
-    typer.Option("--name", help="Name of each model, in order (default: file names)."),
+    typer.Option(
+        "--name", metavar="NAME", help="Name of each model, in order (default: file names)."
+    ),
 ]
 
 
@@ -137,14 +241,18 @@ def _version(value: bool) -> None:
     if value:
         from bayescore import __version__
 
-        console().print(f"bayescore {__version__}")
+        say(f"bayescore {__version__}")
         raise typer.Exit(0)
 
 
 @app.callback()
-def _options(
+def _global_options(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show full tracebacks instead of one-line errors (give it before the command).",
+        ),
     ] = False,
     version: Annotated[
         bool,
@@ -154,52 +262,64 @@ def _options(
     """Bayesian classifiers with honest probability scores."""
 
 
-def read_csv(path: Path) -> Any:
-    """A CSV file as a DataFrame; unreadable files raise one clear ValueError."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise FileNotFoundError(2, "No such file", str(path))
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"could not read {path} as CSV: {' '.join(str(exc).split())}") from None
+def _column_list(value: str | None, option: str) -> list[str] | None:
+    """``a,b,c`` -> ``['a', 'b', 'c']`` (spaces around names dropped)."""
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",")]
+    if not all(names):
+        raise typer.BadParameter(f"{option} {value!r} has an empty column name.")
+    return names
 
 
-def load_table(data: Path | None, dataset: str | None, target: str | None) -> tuple[Any, Any]:
-    """Return (X, y) from a CSV (with a --target column) or a bundled data set."""
+def load_table(
+    data: Path | None,
+    dataset: str | None,
+    target: str | None,
+    features: str | None = None,
+    drop: str | None = None,
+    *,
+    labels_for: str | None = None,
+    for_fit: bool = False,
+) -> DataTable:
+    """Features and labels from a CSV (``--target`` column) or a bundled data set.
+
+    ``labels_for`` names what needs the labels ("fitting"): without them it is a usage
+    error. ``for_fit`` asks the features to be numbers with none missing.
+    """
     import bayescore as bs
+    from bayescore._tables import frame_table, read_table
 
     if (data is None) == (dataset is None):
         raise typer.BadParameter("give exactly one of --data CSV or --dataset NAME.")
+    columns = {
+        "features": _column_list(features, "--features"),
+        "drop": _column_list(drop, "--drop"),
+    }
     if dataset is not None:
+        if target is not None:
+            raise typer.BadParameter(
+                f"--target is for --data; the bundled data set {dataset!r} has its own labels."
+            )
         ds = bs.load_dataset(dataset)
-        return ds.X, ds.y
+        return frame_table(ds.X, target=ds.y, source=dataset, for_fit=for_fit, **columns)
     assert data is not None
-    frame = read_csv(data)
-    if target is None:
-        return frame, None
-    if target not in frame.columns:
-        raise typer.BadParameter(
-            f"--target {target!r} is not a column of {data}; columns: {list(frame.columns)}."
-        )
-    return frame.drop(columns=[target]), frame[target]
+    if target is None and labels_for is not None:
+        raise typer.BadParameter(f"--target is required with --data for {labels_for}.")
+    return read_table(data, target=target, for_fit=for_fit, **columns)
 
 
-def check_features(clf: Any, X: Any, source: str) -> None:
-    """Say which CSV columns the model never saw, and suggest --target for a label column."""
-    names = getattr(clf, "feature_names_in_", None)
-    columns = getattr(X, "columns", None)
-    if names is None or columns is None:
-        return
-    extra = [str(c) for c in columns if str(c) not in set(names)]
-    missing = [str(n) for n in names if n not in set(map(str, columns))]
-    if extra or missing:
-        hint = f" If {extra[0]!r} is the label column, pass --target {extra[0]}." if extra else ""
-        raise ValueError(
-            f"the columns of {source} do not match the model's features: unknown "
-            f"{extra}, missing {missing}.{hint}"
-        )
+def check_out(out: str, inputs: Sequence[Path | None]) -> Path:
+    """``--out`` as a path, refused (usage error) before any work if it cannot be written.
+
+    It must not be one of ``inputs`` and must be a regular file or nothing yet; it is
+    checked as typed (``results/`` names a directory).
+    """
+    try:
+        check_outputs(out, inputs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--out'") from None
+    return Path(out)
 
 
 def unique_names(paths: Sequence[Path]) -> list[str]:
@@ -231,71 +351,13 @@ def model_names(models: Sequence[Path], name: Sequence[str] | None) -> list[str]
     """One distinct name per model file: the ``--name`` values, else the file names."""
     if not name:
         return unique_names(models)
+    if not all(n.strip() for n in name):
+        raise typer.BadParameter(f"every --name needs some text; got {list(name)}.")
     if len(name) != len(models) or len(set(name)) != len(name):
         raise typer.BadParameter(
             f"give one distinct --name per model: {len(models)} models, names {list(name)}."
         )
     return list(name)
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars and arrays unwrapped, NaN and infinities as None.
-
-    Examples
-    --------
-    >>> jsonable({"a": np.float64(0.5), "b": [np.nan, np.int64(2)], "c": np.bool_(True)})
-    {'a': 0.5, 'b': [None, 2], 'c': True}
-    """
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def print_json(value: Any) -> None:
-    """``value`` as indented JSON on stdout (strict: no NaN literals)."""
-    print(json.dumps(jsonable(value), indent=2, allow_nan=False))
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float | np.floating):
-        return f"{value:.4g}"
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "NO"
-    return str(value)
-
-
-def print_frame(frame: Any, title: str) -> None:
-    """A table that never truncates: one row per line, or one block per row when too wide."""
-    frame = frame.reset_index()
-    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
-    out = console()
-    table = Table(title=Text(title))
-    justify: list[Any] = ["right" if frame[c].dtype.kind in "iuf" else "left" for c in frame]
-    for col, how in zip(frame.columns, justify, strict=True):
-        table.add_column(str(col), justify=how, no_wrap=True)
-    for row in cells:
-        table.add_row(*(Text(c) for c in row))  # Text: no markup is read into the cells
-    widths = [
-        max([len(str(col))] + [len(row[j]) for row in cells])
-        for j, col in enumerate(frame.columns)
-    ]
-    if sum(widths) + 3 * len(widths) + 1 <= out.width:
-        out.print(table)
-        return
-    # Too wide for this terminal: print each row as "column: value" lines instead.
-    out.print(title, markup=False)
-    width = max(len(str(c)) for c in frame.columns)
-    for row in cells:
-        out.print()
-        for col, value in zip(frame.columns, row, strict=True):
-            line = f"  {str(col):<{width}}  {value}"
-            out.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 def main() -> None:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from bayescore.cli._app import (
     DataOpt,
     DatasetOpt,
+    DropOpt,
+    FeaturesOpt,
     JsonOpt,
     TargetOpt,
     app,
-    check_features,
-    console,
+    check_out,
     load_table,
+)
+from bayescore.cli._output import (
     print_frame,
     print_json,
+    say,
 )
 
 __all__ = ["calibrate", "datasets", "fit", "predict"]
@@ -28,6 +32,23 @@ _RECALIBRATORS = {
     "platt": ("PlattScaling", ("a_", "b_")),
     "isotonic": ("IsotonicCalibration", ()),
 }
+
+RawOpt = Annotated[
+    bool,
+    typer.Option(
+        "--raw",
+        help="Write text cells as they are. By default a cell or column name starting with "
+        "=, +, -, @, tab or CR (a spreadsheet formula) gets a leading ' (OWASP's rule).",
+    ),
+]
+PredictionOpt = Annotated[
+    str,
+    typer.Option(
+        "--prediction-column",
+        metavar="NAME",
+        help="Name of the column of predicted classes (change it if a class has this name).",
+    ),
+]
 
 
 @app.command()
@@ -40,51 +61,66 @@ def datasets(as_json: JsonOpt = False) -> None:
         print_json(names)
         return
     for name in names:
-        console().print(name)
+        say(name)
 
 
 @app.command()
 def fit(
-    out: Annotated[Path, typer.Option("--out", help="Where to save the model (.nc).")],
+    out: Annotated[
+        str, typer.Option("--out", metavar="PATH", help="Where to save the model (.nc).")
+    ],
     data: DataOpt = None,
     dataset: DatasetOpt = None,
     target: TargetOpt = None,
-    kind: Annotated[str, typer.Option(help="logistic or softmax.")] = "softmax",
+    features: FeaturesOpt = None,
+    drop: DropOpt = None,
+    kind: Annotated[str, typer.Option(metavar="KIND", help="logistic or softmax.")] = "softmax",
     method: Annotated[
-        str, typer.Option(help="nuts, advi, fullrank_advi, laplace or pathfinder.")
+        str,
+        typer.Option(metavar="METHOD", help="nuts, advi, fullrank_advi, laplace or pathfinder."),
     ] = "nuts",
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
+    draws: Annotated[int, typer.Option(metavar="N", help="Posterior draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option(metavar="N", help="NUTS tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(metavar="N", help="NUTS chains.")] = 2,
     prior_scale: Annotated[
-        float, typer.Option(help="Prior scale of the standardised coefficients.")
+        float,
+        typer.Option(metavar="SCALE", help="Prior scale of the standardised coefficients."),
     ] = 2.5,
     intercept_prior_scale: Annotated[
-        float, typer.Option(help="Prior scale of the intercept(s).")
+        float, typer.Option(metavar="SCALE", help="Prior scale of the intercept(s).")
     ] = 2.5,
     sampler: Annotated[
-        str, typer.Option(help="NUTS backend: auto, pymc, nutpie or numpyro.")
+        str, typer.Option(metavar="NAME", help="NUTS backend: auto, pymc, nutpie or numpyro.")
     ] = "auto",
     target_accept: Annotated[
-        float, typer.Option(help="NUTS target acceptance rate (raise it on divergences).")
+        float,
+        typer.Option(
+            metavar="RATE", help="NUTS target acceptance rate (raise it on divergences)."
+        ),
     ] = 0.8,
     cores: Annotated[
-        int | None, typer.Option(help="Processes for NUTS chains (default: one per chain).")
+        int | None,
+        typer.Option(metavar="N", help="Processes for NUTS chains (default: one per chain)."),
     ] = None,
     progress: Annotated[
         bool, typer.Option("--progress/--quiet", help="Show the sampler's progress bar.")
     ] = False,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(metavar="N", help="Random seed.")] = 0,
 ) -> None:
-    """Fit a Bayesian classifier and save it as netCDF."""
+    """Fit a Bayesian classifier and save it as netCDF.
+
+    Every column of --data but --target is a feature, unless --features or --drop says
+    otherwise; features must be numbers with no missing values (leave text columns out with
+    --drop, or encode them as numbers first). The model remembers its feature names, so
+    predict, score, compare and report take its columns from any CSV that holds them.
+    """
     import bayescore as bs
 
-    X, y = load_table(data, dataset, target)
-    if y is None:
-        raise typer.BadParameter("--target is required with --data for fitting.")
+    out_path = check_out(out, [data])
     cls = {"logistic": bs.BayesianLogisticClassifier, "softmax": bs.BayesianSoftmaxClassifier}
     if kind not in cls:
         raise typer.BadParameter(f"--kind must be 'logistic' or 'softmax'; got {kind!r}.")
+    table = load_table(data, dataset, target, features, drop, labels_for="fitting", for_fit=True)
     clf = cls[kind](
         method=method,
         draws=draws,
@@ -98,95 +134,113 @@ def fit(
         progressbar=progress,
         random_seed=seed,
     )
-    clf.fit(X, y)
-    bs.save(clf, out)
-    console().print(f"saved {type(clf).__name__} ({len(clf.classes_)} classes) to {out}")
+    clf.fit(table.X, table.y)
+    bs.save(clf, out_path)
+    say(
+        f"saved {type(clf).__name__} ({len(clf.classes_)} classes, {table.X.shape[1]} "
+        f"features) to {out}"
+    )
 
 
-def _write_probs(probs: Any, classes: Any, out: Path) -> int:
-    """CSV of ``prediction`` (the most probable class) and one column per class."""
-    import numpy as np
-    import pandas as pd
+def _write_probs(probs: object, classes: object, out: Path, column: str, raw: bool) -> int:
+    from bayescore._tables import probability_table, write_csv
 
-    frame = pd.DataFrame(probs, columns=[str(c) for c in classes])
-    frame.insert(0, "prediction", np.asarray(classes)[np.argmax(probs, axis=1)])
-    frame.to_csv(out, index=False)
+    frame = probability_table(probs, classes, prediction=column)  # type: ignore[arg-type]
+    write_csv(frame, out, raw=raw)
     return len(frame)
 
 
 @app.command()
 def predict(
-    model: Path,
-    out: Annotated[Path, typer.Option("--out", help="CSV of class probabilities.")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Saved model (.nc).")],
+    out: Annotated[str, typer.Option("--out", metavar="PATH", help="CSV of class probabilities.")],
     data: DataOpt = None,
     dataset: DatasetOpt = None,
     target: TargetOpt = None,
+    features: FeaturesOpt = None,
+    drop: DropOpt = None,
+    prediction_column: PredictionOpt = "prediction",
+    raw: RawOpt = False,
 ) -> None:
     """Write posterior predictive class probabilities for new rows to CSV.
 
-    Columns: ``prediction`` (the most probable class), then one per class label.
+    Columns: prediction (the most probable class), then one per class label. The model
+    takes its own feature columns, by name, from the CSV; other columns are ignored.
     """
     import bayescore as bs
+    from bayescore._tables import model_columns
 
+    out_path = check_out(out, [model, data])
     clf = bs.load(model)
-    X, _ = load_table(data, dataset, target)
-    check_features(clf, X, str(data or dataset))
-    n = _write_probs(clf.predict_proba(X), clf.classes_, out)
-    console().print(f"wrote {n} rows to {out}")
+    table = load_table(data, dataset, target, features, drop)
+    names = getattr(clf, "feature_names_in_", None)
+    X = model_columns(table.X, names, source=table.source, model=model.name)
+    n = _write_probs(clf.predict_proba(X), clf.classes_, out_path, prediction_column, raw)
+    say(f"wrote {n} rows to {out}")
 
 
 @app.command()
 def calibrate(
-    model: Path,
-    out: Annotated[Path, typer.Option("--out", help="CSV of recalibrated probabilities.")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Saved model (.nc).")],
+    out: Annotated[
+        str, typer.Option("--out", metavar="PATH", help="CSV of recalibrated probabilities.")
+    ],
     predict_data: Annotated[
         Path,
         typer.Option(
-            "--predict", help="CSV of the rows to predict (a --target column is ignored)."
+            "--predict",
+            metavar="CSV",
+            help="CSV of the rows to predict (columns the model does not use are ignored).",
         ),
     ],
-    data: Annotated[Path | None, typer.Option("--data", help="Calibration CSV.")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", metavar="CSV", help="Calibration CSV.")
+    ] = None,
     dataset: DatasetOpt = None,
     target: TargetOpt = None,
+    features: FeaturesOpt = None,
+    drop: DropOpt = None,
     method: Annotated[
-        str, typer.Option(help="temperature, platt (binary) or isotonic.")
+        str, typer.Option(metavar="METHOD", help="temperature, platt (binary) or isotonic.")
     ] = "temperature",
+    prediction_column: PredictionOpt = "prediction",
+    raw: RawOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Recalibrate a saved model on labelled rows; write the recalibrated --predict rows.
 
     The recalibration map is fitted to the model's posterior predictive probabilities of
-    the calibration rows (``--data``/``--target`` or ``--dataset``) and applied to those of
-    the ``--predict`` rows; the CSV written has the columns of ``bayescore predict``. The
-    table shows the fitted parameters and the calibration rows' NLL before and after (after
-    is in-sample, so optimistic: score the recalibrated probabilities of held-out rows with
-    ``bayescore score --probs``).
+    the calibration rows (--data and --target, or --dataset) and applied to those of the
+    --predict rows; the CSV written has the columns of bayescore predict. The table shows
+    the fitted parameters and the calibration rows' NLL before and after (after is
+    in-sample, so optimistic: score the recalibrated probabilities of held-out rows with
+    bayescore score --probs).
     """
     import bayescore as bs
+    from bayescore._tables import model_columns
 
+    out_path = check_out(out, [model, data, predict_data])
     if method not in _RECALIBRATORS:
         raise typer.BadParameter(
             f"--method must be one of {list(_RECALIBRATORS)}; got {method!r}."
         )
     clf = bs.load(model)
-    X_cal, y_cal = load_table(data, dataset, target)
-    if y_cal is None:
-        raise typer.BadParameter("--target is required with --data for calibrating.")
-    check_features(clf, X_cal, str(data or dataset))
-    X_new, _ = load_table(predict_data, None, None)
-    if target is not None and target in X_new.columns:
-        X_new = X_new.drop(columns=[target])
-    check_features(clf, X_new, str(predict_data))
+    names = getattr(clf, "feature_names_in_", None)
+    cal = load_table(data, dataset, target, features, drop, labels_for="calibrating")
+    X_cal = model_columns(cal.X, names, source=cal.source, model=model.name)
+    new = load_table(predict_data, None, None, features, drop)
+    X_new = model_columns(new.X, names, source=new.source, model=model.name)
     class_name, fitted_attrs = _RECALIBRATORS[method]
     probs_cal = clf.predict_proba(X_cal)
-    recal = getattr(bs, class_name)().fit(probs_cal, y_cal, labels=clf.classes_)
-    n = _write_probs(recal.transform(clf.predict_proba(X_new)), clf.classes_, out)
+    recal = getattr(bs, class_name)().fit(probs_cal, cal.y, labels=clf.classes_)
+    probs_new = recal.transform(clf.predict_proba(X_new))
+    n = _write_probs(probs_new, clf.classes_, out_path, prediction_column, raw)
     result = {
         "method": method,
         **{attr.rstrip("_"): float(getattr(recal, attr)) for attr in fitted_attrs},
-        "calibration_nll_before": bs.log_loss(y_cal, probs_cal, labels=clf.classes_),
+        "calibration_nll_before": bs.log_loss(cal.y, probs_cal, labels=clf.classes_),
         "calibration_nll_after": bs.log_loss(
-            y_cal, recal.transform(probs_cal), labels=clf.classes_
+            cal.y, recal.transform(probs_cal), labels=clf.classes_
         ),
         "rows_written": n,
         "out": str(out),

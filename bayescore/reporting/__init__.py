@@ -172,4 +172,4 @@ def report(
         n_bins=n_bins, level=level, random_seed=random_seed,
     )  # fmt: skip
     html = render_report(data)
-    return atomic_write(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return atomic_write(path, html)

@@ -55,8 +55,15 @@ def test_score_and_diagnose_print_api_values(model_file):
     clf, ds = bs.load(model_file), bs.load_dataset("iris")
     result = runner.invoke(app, ["score", str(model_file), "--dataset", "iris"])
     assert result.exit_code == 0, result.output
-    nll = float(bs.score(ds.y, clf.predict_proba_draws(ds.X))["nll"])
-    assert f"{nll:.4g}" in result.output
+    scores = bs.score(ds.y, clf.predict_proba_draws(ds.X))
+    # One row per score, "value ± SE": the SE to 2 significant digits, the value to match.
+    row = next(line.split() for line in result.output.splitlines() if line.startswith("nll "))
+    assert row[0] == "nll" and row[2] == "±"
+    value, se = float(row[1]), float(row[3])
+    decimals = len(row[3].split(".")[1])
+    assert value == pytest.approx(float(scores["nll"]), abs=0.5 * 10**-decimals)
+    assert se == pytest.approx(float(scores["nll_se"]), rel=0.06)
+    assert not any(line.startswith("nll_se") for line in result.output.splitlines())
     result = runner.invoke(app, ["diagnose", str(model_file)])
     assert result.exit_code == (0 if bs.diagnose(clf).ok else 1)
     assert "elbo_converged" in result.output

@@ -121,22 +121,47 @@ def test_predict_then_score_probs_equals_scoring_the_model(files, tmp_path):
     assert swapped["scores"]["nll"] == pytest.approx(sk, rel=1e-12)
 
 
+_RULES = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
+
+
 def test_diagnose_prints_the_checks_and_their_json(files):
     root, _ = files
     d = bs.diagnose(bs.load(root / "a.nc"))
     code = 0 if d.ok else 1
     text = invoke("diagnose", root / "a.nc", code=code).stdout
-    header = next(line for line in text.splitlines() if line.startswith("┃"))
-    assert [w for w in header.replace("┃", " ").split()] == [
-        "check", "value", "rule", "threshold", "passed"
-    ]  # fmt: skip
+    lines = text.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("check ")))
+    assert lines[header].split() == ["check", "value", "rule", "threshold", "passed"]
     assert ("ok: every check passed" in text) is d.ok
+    rows = {line.split()[0]: line.split() for line in lines[header + 2 :] if line[:1].isalpha()}
+    for check in d.table["check"].values:
+        cells = rows[str(check)]
+        rule = str(d.table["rule"].sel(check=check).values)
+        if rule == "info":  # reported, not judged
+            assert cells[2:] == ["info", "info"], cells
+            continue
+        # The printed value and threshold explain the verdict printed beside them.
+        value, threshold, passed = float(cells[1]), float(cells[3]), cells[4]
+        assert passed == ("yes" if bool(d.table["passed"].sel(check=check)) else "NO")
+        assert _RULES[rule](value, threshold) is (passed == "yes"), cells
     out = as_json("diagnose", root / "a.nc", code=code)
-    assert out["ok"] is d.ok and out["messages"] == d.messages
+    assert out["ok"] is d.ok and len(out["messages"]) == len(d.messages)
     for row in out["checks"]:
         expected = float(d.table["value"].sel(check=row["check"]))
         assert row["value"] == (None if np.isnan(expected) else pytest.approx(expected))
         assert row["passed"] is bool(d.table["passed"].sel(check=row["check"]))
+
+
+def test_diagnose_shows_the_digits_that_decide_the_verdict(tmp_path):
+    """An R-hat of 1.0099 against 1.01 prints as 1.0099 (not "1.01 < 1.01 yes")."""
+    from bayescore.cli._judge import _verdict_digits
+
+    assert _verdict_digits(1.0099, 1.01) == "1.0099"
+    assert _verdict_digits(1.0101, 1.01) == "1.0101"
+    assert _verdict_digits(0.7000004, 0.7) == "0.7000004"
+    assert _verdict_digits(1.0, 1.0) == "1"
+    assert _verdict_digits(123.456, 400.0) == "123.5"
+    assert _verdict_digits(float("nan"), 1.01) == "nan"
 
 
 def test_compare_and_loo_json_equal_the_api(files):
@@ -230,24 +255,57 @@ def test_report_command_writes_the_page(files, tmp_path):
     assert f'data-model="narrow prior" data-score="nll" data-value="{nll!r}"' in html
 
 
-def test_tables_never_truncate_on_a_narrow_terminal(files):
-    root, _ = files
+def _width(text):
+    from rich.cells import cell_len
+
+    return max(cell_len(line) for line in text.splitlines())
+
+
+def test_compare_prints_one_table_within_100_columns_and_wide_shows_every_field(files):
+    root, data = files
+    X_test, y_test = data["test"]
     args = ["compare", root / "a.nc", root / "b.nc", "--data", root / "test.csv", "--target"]
-    narrow = invoke(*args, "label", env={"COLUMNS": "60"}).stdout
-    wide = invoke(*args, "label", env={"COLUMNS": "1000"}).stdout
-    table = as_json(*args, "label")["models"]
-    columns = list(table[0])
-    assert "…" not in narrow + wide
-    for row in table:
-        for key in columns:
+    table = bs.compare(
+        {"a": bs.load(root / "a.nc"), "b": bs.load(root / "b.nc")}, y_test, X=X_test
+    )
+    for columns in ("250", "100", "80"):
+        text = invoke(*args, "label", env={"COLUMNS": columns}).stdout
+        assert _width(text) <= min(100, int(columns)), text
+        lines = text.splitlines()
+        header = next(i for i, line in enumerate(lines) if line.startswith("model "))
+        assert lines[header].split() == ["model", "NLL", "ΔNLL", "Brier", "ECE", "diag"]
+        for name in table["model"].values:  # one row per model: value ± SE
+            row = next(line for line in lines[header + 2 :] if line.startswith(f"{name} "))
+            nll, se = float(row.split()[1]), float(row.split()[3])
+            assert nll == pytest.approx(float(table["nll"].sel(model=name)), abs=5e-3)
+            assert se == pytest.approx(float(table["nll_se"].sel(model=name)), rel=0.06)
+        worse = str(table["model"].values[1])
+        row = next(line for line in lines[header + 2 :] if line.startswith(f"{worse} ")).split()
+        assert row[4:7] != ["best"] and row[5] == "±"
+        assert float(row[4]) == pytest.approx(float(table["d_nll"].sel(model=worse)), abs=5e-3)
+        assert float(row[6]) == pytest.approx(float(table["d_nll_se"].sel(model=worse)), rel=0.06)
+        assert "best" in lines[header + 2]
+        flags = str(table["diag"].sel(model=worse).values)
+        assert " ".join(flags.split()) in " ".join(text.split())
+    # --wide: every field; one row per line when the terminal is wide, else blocks.
+    wide = invoke(*args, "label", "--wide", env={"COLUMNS": "1000"}).stdout
+    narrow = invoke(*args, "label", "--wide", env={"COLUMNS": "60"}).stdout
+    fields = list(as_json(*args, "label")["models"][0])
+    assert "…" not in wide + narrow and _width(narrow) <= 60
+    header = next(line for line in wide.splitlines() if line.startswith("model "))
+    assert header.split() == fields
+    for row in as_json(*args, "label")["models"]:
+        for key in fields:
             value = row[key]
-            text = f"{value:.4g}" if isinstance(value, float) else str(value)
-            text = "nan" if value is None else text  # JSON null is the table's nan
-            assert f"  {key:<{max(map(len, columns))}}  {text}" in narrow  # one block per row
+            text = (
+                "nan"
+                if value is None
+                else f"{value:.4g}"
+                if isinstance(value, float)
+                else str(value)
+            )
+            assert f"  {key:<{max(map(len, fields))}}  {text}" in narrow  # one block per row
             assert text in wide
-    assert all(len(line) <= 60 for line in narrow.splitlines())
-    header = next(line for line in wide.splitlines() if "prob_better" in line)
-    assert all(c in header for c in columns)  # one row per line when it fits
 
 
 def test_datasets_json():
