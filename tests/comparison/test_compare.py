@@ -125,7 +125,9 @@ def test_loo_compare_ranks_the_true_model_first(fitted_logistic):
 
     X, y, _, _ = simulate_logistic(400, seed=3)
     _, idata = fitted_logistic
-    weak = bs.fit(bs.build_model(X[:, :1], y), "nuts", draws=300, tune=300, random_seed=4, warn=False)
+    weak = bs.fit(
+        bs.build_model(X[:, :1], y), "nuts", draws=300, tune=300, random_seed=4, warn=False
+    )
     table = bs.loo_compare({"full": idata, "one feature": weak})
     assert table.index[0] == "full"
 
