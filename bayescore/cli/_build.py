@@ -77,8 +77,12 @@ def fit(
     kind: Annotated[str, typer.Option(metavar="KIND", help="logistic or softmax.")] = "softmax",
     method: Annotated[
         str,
-        typer.Option(metavar="METHOD", help="nuts, advi, fullrank_advi, laplace or pathfinder."),
-    ] = "nuts",
+        typer.Option(
+            metavar="METHOD",
+            help="auto (Laplace when its verdict allows, else NUTS), nuts, advi, "
+            "fullrank_advi, laplace or pathfinder.",
+        ),
+    ] = "auto",
     draws: Annotated[int, typer.Option(metavar="N", help="Posterior draws per chain.")] = 1000,
     tune: Annotated[int, typer.Option(metavar="N", help="NUTS tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option(metavar="N", help="NUTS chains.")] = 2,
@@ -103,8 +107,12 @@ def fit(
         typer.Option(metavar="N", help="Processes for NUTS chains (default: one per chain)."),
     ] = None,
     progress: Annotated[
-        bool, typer.Option("--progress/--quiet", help="Show the sampler's progress bar.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--progress/--quiet",
+            help="Show the fit's progress (default: in a terminal only).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(metavar="N", help="Random seed.")] = 0,
 ) -> None:
     """Fit a Bayesian classifier and save it as netCDF.
@@ -140,6 +148,9 @@ def fit(
         f"saved {type(clf).__name__} ({len(clf.classes_)} classes, {table.X.shape[1]} "
         f"features) to {out}"
     )
+    choice = bs.diagnose(clf).auto
+    if choice is not None:
+        say(f"--method auto chose {choice['choice']}: {choice['reason']}.", wrap=True)
 
 
 def _write_probs(probs: object, classes: object, out: Path, column: str, raw: bool) -> int:

@@ -174,9 +174,19 @@ def diagnose(
     d = bs.diagnose(bs.load(model))
     frame = d.table.to_dataframe()[["value", "rule", "threshold", "passed"]]
     messages = [advice(m) for m in d.messages]
+    verdict = None if d.verdict is None else d.verdict.decision
     if as_json:
         checks = _records(frame)
-        print_json({"ok": d.ok, "method": d.method, "checks": checks, "messages": messages})
+        print_json(
+            {
+                "ok": d.ok,
+                "method": d.method,
+                "verdict": verdict,
+                "auto": d.auto,
+                "checks": checks,
+                "messages": messages,
+            }
+        )
         raise typer.Exit(0 if d.ok else 1)
     rows = []
     for check, row in frame.iterrows():
@@ -199,6 +209,10 @@ def diagnose(
     )
     for message in messages:
         say(f"- {message}", wrap=True)
+    if d.auto is not None:
+        say(f"--method auto chose {d.auto['choice']}: {d.auto['reason']}.", wrap=True)
+    if verdict is not None:
+        say(f"verdict on the approximation: {verdict}")
     say("ok: every check passed" if d.ok else "checks failed")
     raise typer.Exit(0 if d.ok else 1)
 
@@ -314,7 +328,7 @@ def cv(
     method: Annotated[
         list[str] | None,
         typer.Option(
-            metavar="METHOD", help="Inference method; repeat to compare several (default nuts)."
+            metavar="METHOD", help="Inference method; repeat to compare several (default auto)."
         ),
     ] = None,
     prior_scale: Annotated[
@@ -349,7 +363,7 @@ def cv(
     cls = {"logistic": bs.BayesianLogisticClassifier, "softmax": bs.BayesianSoftmaxClassifier}
     if kind not in cls:
         raise typer.BadParameter(f"--kind must be 'logistic' or 'softmax'; got {kind!r}.")
-    settings = [(m, s) for m in method or ["nuts"] for s in prior_scale or [2.5]]
+    settings = [(m, s) for m in method or ["auto"] for s in prior_scale or [2.5]]
     names = [f"{m} prior_scale={s:g}" for m, s in settings]
     if len(set(names)) != len(names):
         raise typer.BadParameter(f"the same setting is given twice: {names}.")

@@ -78,7 +78,7 @@ def test_fit_passes_every_flag_and_equals_the_api(files):
     np.testing.assert_allclose(b.predict_proba(X_test), ref_b.predict_proba(X_test), rtol=1e-10)
     params = b.get_params()
     assert (params["prior_scale"], params["intercept_prior_scale"]) == (0.5, 5.0)
-    assert params["progressbar"] is True and a.get_params()["progressbar"] is False
+    assert params["progressbar"] is True and a.get_params()["progressbar"] is None
     # NUTS flags: a short nutpie run, the same as the API's with the same settings.
     out = root / "nuts.nc"
     invoke(
