@@ -124,6 +124,8 @@ def point_score(
     p = prepare(y, probs, labels=labels, name=arg, check=check)
     assert p.y_idx is not None
     w = check_sample_weight(sample_weight, p.y_idx.shape[0])
+    if w is not None and p.y_rows is not None:
+        w = w[p.y_rows]  # sample_weight goes with y: reordered with it to the forecast's rows
     values = kernel(p.values, p.y_idx) / scale
     return summarise(values, p.template, w, pointwise, name, {"units": units})
 

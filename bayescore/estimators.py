@@ -213,7 +213,7 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         -------
         DataArray
             Dims ``(chain, draw, obs, class)`` with ``class`` coord ``classes_`` and ``obs``
-            coord the DataFrame's index (else ``0 .. n_obs - 1``).
+            coord the DataFrame's index (none for arrays: their rows are positional).
         """
         check_is_fitted(self, "idata_")
         X_arr, index = _rows(self, X)

@@ -99,13 +99,16 @@ def log_loss(
     Parameters
     ----------
     y : array-like of shape (n_obs,)
-        Class indices, or labels (see ``labels``).
+        Class indices, or labels (see ``labels``). A pandas Series (or a DataArray with an
+        ``obs`` coordinate) is matched row by row to a ``probs`` that names its rows too
+        (DataFrame index, ``obs`` coordinate); rows on one side only raise ``ValueError``.
     probs : array-like of shape (n_obs, n_classes) or (n_obs,), or DataArray
         Probabilities; 1-D means the positive class of a binary problem. A DataArray with
         extra dims (e.g. ``chain, draw``) gives one log loss per extra index.
     labels : array-like, optional
         Class order of the columns of ``probs``.
     sample_weight : array-like of shape (n_obs,), optional
+        In the order of ``y`` (reordered with it when rows are matched by label).
     eps : "auto" or float, default "auto"
         Clip probabilities to ``[eps, 1 - eps]``; ``"auto"`` uses the dtype's machine
         epsilon (as scikit-learn); ``0`` does not clip, so a zero on the true class gives

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 
 from bayescore._array.grid import grid_posterior
 from bayescore._array.scores import log_mean_exp, true_class
-from bayescore._inputs import class_coord, class_last, resolve_labels, wrap
+from bayescore._inputs import align_y, class_coord, class_last, resolve_labels, wrap
 from bayescore._names import CHAIN, CLASS, DRAW
 from bayescore._validation import (
     SUM_TOL,
@@ -111,6 +111,8 @@ def _check_classes(est: Any, n_classes: int, coord: np.ndarray | None) -> None:
 
 
 def _fit_labels(y: Any, n_classes: int, labels: Any, values: Any, n_obs: int) -> NDArray[np.int64]:
+    # Rows by label when both y and the forecasts name them (the one input path's rule).
+    y, _ = align_y(y, values, "the calibration forecasts")
     y_idx = resolve_labels(y, n_classes, labels, class_coord(values))
     check_consistent_length(y_idx.shape[0], n_obs, "y", "the calibration forecasts")
     return y_idx

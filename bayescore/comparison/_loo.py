@@ -84,7 +84,7 @@ def _with_log_likelihood(
     if _is_bayescore_fit(idata) and var_name is None and y is None:
         from bayescore.predictive import log_likelihood_draws
 
-        ll = log_likelihood_draws(idata).drop_vars(OBS)
+        ll = log_likelihood_draws(idata)
     elif is_tree(idata):
         ll = _external_log_likelihood(idata, var_name, y, labels)
     else:
