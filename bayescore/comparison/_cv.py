@@ -146,7 +146,8 @@ def split_folds(splitter: Any, X: Any, y: NDArray[Any], *, func: str = "cross_va
     >>> y = np.array([0, 1] * 4)
     >>> split_folds(TimeSeriesSplit(3), np.zeros((8, 1)), y).fold.tolist()
     [-1, -1, 0, 0, 1, 1, 2, 2]
-    >>> split_folds(ShuffleSplit(3, random_state=0), np.zeros((8, 1)), y)  # doctest: +ELLIPSIS
+    >>> resampled = ShuffleSplit(3, test_size=0.5, random_state=0)
+    >>> split_folds(resampled, np.zeros((8, 1)), y)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: The test folds of cross_validate's cv must test every row once; rows [...
