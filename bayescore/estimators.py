@@ -35,6 +35,7 @@ from bayescore._names import (
 from bayescore._netcdf import write_fit
 from bayescore._progress import resolve as resolve_progress
 from bayescore._validation import Boolean, Options, Rule, check_finite
+from bayescore.data import encode_classes
 from bayescore.inference.advi import AdviOptions
 from bayescore.inference.api import METHODS, method_options, run
 from bayescore.inference.nuts import NutsOptions
@@ -61,6 +62,16 @@ def _rows(estimator: Any, X: Any, y: Any = None, reset: bool = False) -> Any:
         return check_finite(X_arr, "X"), None if index is None else np.asarray(index)
     X_arr, y_arr = validate_data(estimator, X, y, dtype="numeric", ensure_all_finite=False)
     return check_finite(X_arr, "X"), y_arr
+
+
+def _json_number(value: Any) -> Any:
+    """NumPy scalars as Python numbers in saved parameters; anything else is not JSON.
+
+    ``GridSearchCV`` over ``np.arange`` sets ``draws=np.int64(500)``, which ``fit`` accepts.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _rules(*names: str, of: type[NutsOptions] | type[AdviOptions]) -> dict[str, Rule | InstanceOf]:
@@ -130,16 +141,13 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         X_arr, y_arr = _rows(self, X, y, reset=True)
+        # The one label encoder of the fitting side: missing labels (None, NaN) and mixed
+        # types are named by row before scikit-learn's sort of the labels can fail on them.
+        y_idx, classes = encode_classes(y_arr)
         check_classification_targets(y_arr)
-        classes, y_idx = np.unique(y_arr, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(
-                f"y must contain at least 2 classes; got 1 class ({classes.tolist()[0]!r}). "
-                "A classifier needs samples of at least 2 classes in the data."
-            )
         spec = make_spec(
             X_arr,
-            y_idx.astype(np.int64),
+            y_idx,
             classes,
             kind=self._kind,
             feature_names=getattr(self, "feature_names_in_", None),
@@ -245,7 +253,7 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "idata_")
         try:
-            params_json = json.dumps(self.get_params())
+            params_json = json.dumps(self.get_params(), default=_json_number)
         except TypeError as exc:
             raise TypeError(
                 f"Estimator parameters must be JSON-serialisable to be saved; {exc}."
