@@ -152,6 +152,7 @@ def split_folds(splitter: Any, X: Any, y: NDArray[Any], *, func: str = "cross_va
     ...
     ValueError: The test folds of cross_validate's cv must test every row once; rows [...
     """
+    encode_classes(y)  # missing (None, NaN) or mixed-type labels, named by row
     n = int(y.shape[0])
     # Splitters see placeholder features: they split on the number of rows and on y.
     splits_given = splitter if isinstance(splitter, list) else splitter.split(np.zeros((n, 1)), y)
@@ -287,7 +288,6 @@ def cross_validate(
     y_arr = np.asarray(getattr(y, "values", y))
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr[:, 0]
-    encode_classes(y_arr)  # missing (None, NaN) or mixed-type labels, named by row
     folds = split_folds(splitter, X, y_arr)
     tasks = [(name, k) for name in estimators for k in range(len(folds.splits))]
     backend = "loky"
