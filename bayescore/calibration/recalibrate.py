@@ -175,9 +175,11 @@ def _check_classes(est: Any, n_classes: int, coord: np.ndarray | None) -> None:
         )
 
 
-def _fit_labels(y: Any, n_classes: int, labels: Any, values: Any, n_obs: int) -> NDArray[np.int64]:
+def _fit_labels(
+    y: Any, n_classes: int, labels: Any, values: Any, n_obs: int, name: str
+) -> NDArray[np.int64]:
     # Rows by label when both y and the forecasts name them (the one input path's rule).
-    y, _ = align_y(y, values, "the calibration forecasts")
+    y, _ = align_y(y, values, name)
     y_idx = resolve_labels(y, n_classes, labels, class_coord(values))
     check_consistent_length(y_idx.shape[0], n_obs, "y", "the calibration forecasts")
     return y_idx
@@ -308,7 +310,9 @@ class TemperatureScaling(BaseEstimator):
         """Fit T (or its posterior) by the NLL of ``y`` (matched by value, see module doc)."""
         self._check_params()
         z, _ = self._logits(logits_or_probs)
-        y_idx = _fit_labels(y, z.shape[-1], labels, logits_or_probs, z.shape[-2])
+        y_idx = _fit_labels(
+            y, z.shape[-1], labels, logits_or_probs, z.shape[-2], "logits_or_probs"
+        )
         z = np.where(np.isneginf(z), -1e300, z)  # log(0): finite but decisive
 
         def nll(log_t: float) -> float:
@@ -464,7 +468,7 @@ class PlattScaling(BaseEstimator):
         s, _ = self._scores(scores_or_probs)
         if s.ndim != 1:
             raise ValueError(f"PlattScaling fits one set of scores (n_obs,); got {s.shape}.")
-        y_idx = _fit_labels(y, 2, labels, scores_or_probs, s.size)
+        y_idx = _fit_labels(y, 2, labels, scores_or_probs, s.size, "scores_or_probs")
         n_pos = float(y_idx.sum())
         n_neg = y_idx.size - n_pos
         t = y_idx.astype(float)
@@ -542,7 +546,7 @@ class IsotonicCalibration(BaseEstimator):
                 f"IsotonicCalibration fits one set of probabilities (n_obs, n_classes); got "
                 f"shape {arr.shape}."
             )
-        y_idx = _fit_labels(y, arr.shape[-1], labels, probs, arr.shape[0])
+        y_idx = _fit_labels(y, arr.shape[-1], labels, probs, arr.shape[0], "probs")
         columns = [1] if arr.shape[1] == 2 else range(arr.shape[1])
         self.maps_ = {
             k: IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(

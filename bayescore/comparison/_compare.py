@@ -101,9 +101,8 @@ def model_names(models: Any, func: str, what: str = "models") -> dict[str, Any]:
     """
     if not isinstance(models, Mapping) or not models:
         kind = "model or predictions" if what == "models" else "estimator"
-        raise TypeError(
-            f"{what} must be a non-empty dict of name -> {kind}; got {type(models).__name__}."
-        )
+        got = "an empty dict" if isinstance(models, Mapping) else type(models).__name__
+        raise TypeError(f"{what} must be a non-empty dict of name -> {kind}; got {got}.")
     out: dict[str, Any] = {}
     given: dict[str, Any] = {}
     for name, model in models.items():

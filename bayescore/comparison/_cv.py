@@ -178,7 +178,7 @@ def split_folds(splitter: Any, X: Any, y: NDArray[Any], *, func: str = "cross_va
     if twice.size:
         raise ValueError(
             f"The test folds of {func}'s cv must test every row once; rows {_shown(twice)} "
-            f"are tested {int(count[twice[0]])} times or more (row {int(twice[0])} in folds "
+            f"are tested more than once (row {int(twice[0])} by folds "
             f"{[k for k, (_, te) in enumerate(splits) if twice[0] in te]}), so their scores "
             "would overwrite each other. Use KFold, StratifiedKFold or GroupKFold "
             "(ShuffleSplit-like splitters resample rows)."
