@@ -517,8 +517,10 @@ def match_rows(
     """
     if y_rows is None or rows is None:
         return None
-    if y_rows.shape == rows.shape and y_rows.tolist() == rows.tolist():
-        return None  # the common case: the same rows in the same order
+    if y_rows.shape == rows.shape:  # the common case: the same rows in the same order
+        plain = y_rows.dtype != object and rows.dtype != object
+        if np.array_equal(y_rows, rows) if plain else y_rows.tolist() == rows.tolist():
+            return None
     y_where, y_dup = _counted(y_rows, f"The {y_source} of {y_name}")
     where, dup = _counted(rows, f"The {source} of {name}")
     fix = (

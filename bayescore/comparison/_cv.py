@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from bayescore._inputs import align_y, row_labels
+from bayescore._inputs import align_y
 from bayescore._names import MODEL, OBS
 from bayescore._progress import resolve as resolve_progress
 from bayescore._validation import Interval, validate_params
@@ -314,9 +314,6 @@ def cross_validate(
     )
     table["nll_pointwise"] = ((MODEL, OBS), np.stack([pointwise[m] for m in table[MODEL].values]))
     table["fold"] = ((OBS,), folds.fold)
-    rows = row_labels(X)
-    if rows is not None:
-        table = table.assign_coords({OBS: rows})
     table.attrs.update(
         n_folds=len(folds.splits),
         n_tested=int(tested.sum()),
