@@ -140,6 +140,10 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        if y is None:  # scikit-learn's wording (its estimator checks look for it)
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         X_arr, y_arr = _rows(self, X, y, reset=True)
         # The one label encoder of the fitting side: missing labels (None, NaN) and mixed
         # types are named by row before scikit-learn's sort of the labels can fail on them.
