@@ -543,8 +543,8 @@ def match_rows(
         if extra:
             parts.append(f"{y_name} has rows {_shown(extra)} that {name} lacks")
         raise ValueError(
-            f"The rows of {y_name} and {name} disagree: {'; '.join(parts)} ({len(rows)} vs "
-            f"{len(y_rows)} rows).{fix}"
+            f"The rows of {y_name} and {name} disagree: {'; '.join(parts)} ({name}: "
+            f"{len(rows)} rows, {y_name}: {len(y_rows)}).{fix}"
         )
     return np.fromiter((y_where[r] for r in rows.tolist()), dtype=np.int64, count=len(rows))
 

@@ -278,7 +278,7 @@ def test_models_in_different_row_orders_need_row_labels_on_y():
     [
         ([1, 2, 2], [1, 2, 3], r"The index of y names rows \[2\] more than once"),
         ([1, 2, 3], [3, 3, 1], r"'obs' coordinate of probs names rows \[3\] more than once"),
-        ([1, 2], [1, 2, 3], r"probs has rows \[3\] that y lacks \(3 vs 2 rows\)"),
+        ([1, 2], [1, 2, 3], r"probs has rows \[3\] that y lacks \(probs: 3 rows, y: 2\)"),
         (["a", "b"], ["a", "c"], r"probs has rows \['c'\] that y lacks; y has rows \['b'\]"),
         ([0, 1], ["0", "1"], r"probs has rows \['0', '1'\] that y lacks"),
     ],
