@@ -12,6 +12,14 @@ indices). Labels are never mapped by sort order. Duplicated or unknown labels, a
 of the wrong length, and a ``labels=`` that disagrees with the coordinate raise
 ``ValueError`` naming the values.
 
+Row rule (SPEC §3). Rows, like labels, are matched by value when both sides name them: a
+pandas ``y`` by its index, an xarray ``y`` by its ``obs`` coordinate, against the ``obs``
+coordinate of a DataArray of probabilities or draws (or a DataFrame's index). ``y`` is then
+reordered to the forecast's rows (:func:`match_rows`), so results keep the forecast's order
+and coordinates. Rows that cannot be matched (an id on one side only, or an id given
+twice) raise ``ValueError`` naming them. When either side has no row labels (numpy arrays,
+lists, a DataArray without an ``obs`` coordinate) rows are positional.
+
 This module imports neither PyMC, PyTensor nor ArviZ.
 """
 
@@ -39,14 +47,18 @@ Indices = NDArray[np.int64]
 __all__ = [
     "Prepared",
     "PreparedDraws",
+    "align_y",
     "class_coord",
     "class_last",
     "encode_labels",
     "known_classes",
+    "match_rows",
     "prepare",
     "prepare_draws",
     "reduce_draws",
     "resolve_labels",
+    "row_labels",
+    "rows_in_y_order",
     "sum_tolerance",
     "wrap",
 ]
@@ -65,12 +77,17 @@ class Prepared(NamedTuple):
         The known class labels in column order (``labels=`` or the ``class`` coordinate).
     template : DataArray or None
         The input with ``class`` last (for :func:`wrap`); None for numpy input.
+    y_rows : ndarray of int64 or None
+        Row matching (:func:`match_rows`): ``y_idx[i]`` is the label of row ``y_rows[i]`` of
+        the given ``y``. None when rows are positional (or already in the same order), so
+        inputs that go with ``y`` (``sample_weight``) need ``[y_rows]`` only when it is set.
     """
 
     values: NDArray[np.float64]
     y_idx: Indices | None
     classes: np.ndarray | None
     template: xr.DataArray | None
+    y_rows: Indices | None = None
 
 
 class PreparedDraws(NamedTuple):
@@ -79,7 +96,9 @@ class PreparedDraws(NamedTuple):
     ``values`` keeps float32 input as float32 (no full float64 copy); ``template`` is the
     (lazy) input transposed to ``(*draw_dims, obs, class)``, used for its coords only.
     ``n_chains`` chains of equal length lie one after the other along the draw axis (a
-    ``chain`` dim, or the first axis of a 4-D array); 1 when unknown.
+    ``chain`` dim, or the first axis of a 4-D array); 1 when unknown. ``y_rows`` as in
+    :class:`Prepared`; ``rows`` are the forecast's row labels (its ``obs`` coordinate), None
+    when it has none.
     """
 
     values: Any
@@ -89,6 +108,8 @@ class PreparedDraws(NamedTuple):
     draw_dims: tuple[str, ...]
     is_dask: bool
     n_chains: int = 1
+    y_rows: Indices | None = None
+    rows: np.ndarray | None = None
 
     @property
     def n_draws(self) -> int:
@@ -403,6 +424,176 @@ def encode_labels(y: Any, classes: Any, *, name: str = "y", source: str = "class
     return _encode(_as_1d(y, name), np.asarray(classes), name, source)
 
 
+# ------------------------------------------------------------------------- rows
+
+
+def row_labels(obj: Any) -> np.ndarray | None:
+    """The row labels of ``obj``: a pandas index, or the ``obs`` coordinate of a DataArray.
+
+    None for anything else (numpy arrays, lists, a DataArray whose ``obs`` dim has no
+    coordinate): such rows are positional.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> row_labels(pd.Series(["a", "b"], index=[7, 3])).tolist(), row_labels(np.zeros(2))
+    ([7, 3], None)
+    >>> da = xr.DataArray(np.zeros((2, 2)), dims=("obs", "class"))
+    >>> row_labels(da), row_labels(da.assign_coords(obs=["u", "v"])).tolist()
+    (None, ['u', 'v'])
+    """
+    if isinstance(obj, xr.DataArray):
+        if OBS in obj.dims and OBS in obj.coords:
+            return np.asarray(obj.coords[OBS].values)
+        return None
+    # pandas Series and DataFrames (duck-typed: this module does not import pandas)
+    if hasattr(obj, "iloc") and hasattr(obj, "index"):
+        return np.asarray(obj.index)
+    return None
+
+
+def _row_source(obj: Any) -> str:
+    return "'obs' coordinate" if isinstance(obj, xr.DataArray) else "index"
+
+
+def _counted(values: np.ndarray, name: str) -> tuple[dict[Any, int], list[Any]]:
+    """Position of each row label (the first one) and the labels given more than once."""
+    where: dict[Any, int] = {}
+    dup: list[Any] = []
+    for i, value in enumerate(values.tolist()):
+        try:
+            if value in where:
+                if value not in dup:
+                    dup.append(value)
+            else:
+                where[value] = i
+        except TypeError:
+            raise ValueError(f"{name} holds an unhashable row label {value!r}.") from None
+    return where, dup
+
+
+def match_rows(
+    y_rows: np.ndarray | None,
+    rows: np.ndarray | None,
+    *,
+    y_name: str = "y",
+    name: str = "probs",
+    y_source: str = "index",
+    source: str = "'obs' coordinate",
+) -> Indices | None:
+    """Position in ``y`` of each forecast row, matched by row label (the row rule above).
+
+    Parameters
+    ----------
+    y_rows, rows : ndarray or None
+        Row labels of ``y`` and of the forecast (:func:`row_labels`); None: positional.
+    y_name, name : str
+        Argument names used in messages.
+    y_source, source : str
+        Where each side's labels come from ("index", "'obs' coordinate"), for messages.
+
+    Returns
+    -------
+    ndarray of int64 or None
+        ``order`` such that ``y[order]`` lines up with the forecast's rows; None when either
+        side has no labels or both list the same rows in the same order.
+
+    Raises
+    ------
+    ValueError
+        A row label given twice on either side, or rows present on one side only; the
+        message shows examples of each.
+
+    Examples
+    --------
+    >>> match_rows(np.array([11, 10]), np.array([10, 11])).tolist()
+    [1, 0]
+    >>> match_rows(np.array([1, 2]), np.array([1, 2])) is None
+    True
+    >>> match_rows(np.array([1, 2]), np.array([1, 3]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The rows of y and probs disagree: probs has rows [3] that y lacks; y has ...
+    """
+    if y_rows is None or rows is None:
+        return None
+    if y_rows.shape == rows.shape:  # the common case: the same rows in the same order
+        plain = y_rows.dtype != object and rows.dtype != object
+        if np.array_equal(y_rows, rows) if plain else y_rows.tolist() == rows.tolist():
+            return None
+    y_where, y_dup = _counted(y_rows, f"The {y_source} of {y_name}")
+    where, dup = _counted(rows, f"The {source} of {name}")
+    fix = (
+        f" Rows are matched by label when both {y_name} (its {y_source}) and {name} (its "
+        f"{source}) carry them; to match them by position instead, pass "
+        f"{y_name} as a plain array (e.g. {y_name}.to_numpy())."
+    )
+    for who, what, twice in ((y_name, y_source, y_dup), (name, source, dup)):
+        if twice:
+            raise ValueError(
+                f"The {what} of {who} names rows {_shown(twice)} more than once, so the rows "
+                f"of {y_name} and {name} cannot be matched by label.{fix}"
+            )
+    missing = [r for r in rows.tolist() if r not in y_where]
+    extra = [r for r in y_rows.tolist() if r not in where]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"{name} has rows {_shown(missing)} that {y_name} lacks")
+        if extra:
+            parts.append(f"{y_name} has rows {_shown(extra)} that {name} lacks")
+        raise ValueError(
+            f"The rows of {y_name} and {name} disagree: {'; '.join(parts)} ({name}: "
+            f"{len(rows)} rows, {y_name}: {len(y_rows)}).{fix}"
+        )
+    return np.fromiter((y_where[r] for r in rows.tolist()), dtype=np.int64, count=len(rows))
+
+
+def align_y(y: Any, forecast: Any, name: str = "probs") -> tuple[Any, Indices | None]:
+    """``y`` reordered to the forecast's rows when both carry row labels (else as given).
+
+    Returns the (possibly reordered, then 1-D numpy) ``y`` and the order applied
+    (:func:`match_rows`; None when nothing was reordered).
+
+    Examples
+    --------
+    >>> y = xr.DataArray(["b", "a"], dims="obs", coords={"obs": [2, 1]})
+    >>> p = xr.DataArray(np.eye(2), dims=("obs", "class"), coords={"obs": [1, 2]})
+    >>> y2, order = align_y(y, p)
+    >>> y2.tolist(), order.tolist()
+    (['a', 'b'], [1, 0])
+    """
+    order = match_rows(
+        row_labels(y),
+        row_labels(forecast),
+        name=name,
+        y_source=_row_source(y),
+        source=_row_source(forecast),
+    )
+    if order is None:
+        return y, None
+    return _as_1d(y, "y")[order], order
+
+
+def rows_in_y_order(values: NDArray[Any], y_rows: Indices | None) -> NDArray[Any]:
+    """Per-row values computed in the forecast's row order, put back in ``y``'s order.
+
+    The inverse of the permutation :func:`match_rows` applied to ``y``, along the first
+    axis; ``values`` unchanged when ``y_rows`` is None. Lets several forecasts of the same
+    ``y``, each with its own row order, be paired row by row (:func:`bayescore.compare`).
+
+    Examples
+    --------
+    >>> rows_in_y_order(np.array([0.5, 0.1]), np.array([1, 0])).tolist()
+    [0.1, 0.5]
+    """
+    if y_rows is None:
+        return values
+    out = np.empty_like(values)
+    out[y_rows] = values
+    return out
+
+
 # ------------------------------------------------------------------------- prepare
 
 
@@ -419,6 +610,8 @@ def prepare(
     Parameters
     ----------
     y : array-like of shape (n_obs,) or None
+        A pandas Series or a DataArray with an ``obs`` coordinate is matched to the rows of
+        a ``probs`` that names its rows too (the row rule of the module docstring).
     probs : array-like (n_obs, n_classes) or (n_obs,), or DataArray
         A DataArray may hold extra leading dims (e.g. ``chain, draw``) and any dim order.
     labels : array-like, optional
@@ -445,11 +638,12 @@ def prepare(
         values = check(probs, name)
     n_classes = int(values.shape[-1])
     classes = known_classes(n_classes, labels, class_coord(probs), name)
-    y_idx = None
+    y_idx, y_rows = None, None
     if y is not None:
+        y, y_rows = align_y(y, probs, name)
         y_idx = _indices(y, n_classes, classes, labels is not None, "y", name)
         check_consistent_length(y_idx.shape[0], values.shape[-2], "y", name)
-    return Prepared(values, y_idx, classes, template)
+    return Prepared(values, y_idx, classes, template, y_rows)
 
 
 def prepare_draws(y: Any, draws: Any, *, labels: Any = None, name: str = "draws") -> PreparedDraws:
@@ -458,6 +652,7 @@ def prepare_draws(y: Any, draws: Any, *, labels: Any = None, name: str = "draws"
     Parameters
     ----------
     y : array-like of shape (n_obs,) or None
+        Matched to the rows of ``draws`` by label when both carry them (see :func:`prepare`).
     draws : array-like (S, N, K), (C, D, N, K) or (N, K), or DataArray
         A DataArray needs dims ``obs`` and ``class``; every other dim indexes draws. It may
         be dask-backed (left lazy). float32 stays float32.
@@ -508,11 +703,15 @@ def prepare_draws(y: Any, draws: Any, *, labels: Any = None, name: str = "draws"
         raise ValueError(f"{name} is empty (shape {values.shape}).")
     n_classes = int(values.shape[-1])
     classes = known_classes(n_classes, labels, coord, name)
-    y_idx = None
+    y_idx, y_rows = None, None
     if y is not None:
+        y, y_rows = align_y(y, draws, name)
         y_idx = _indices(y, n_classes, classes, labels is not None, "y", name)
         check_consistent_length(y_idx.shape[0], int(values.shape[1]), "y", name)
-    return PreparedDraws(values, y_idx, classes, template, draw_dims, is_dask, n_chains)
+    rows = row_labels(draws)
+    return PreparedDraws(
+        values, y_idx, classes, template, draw_dims, is_dask, n_chains, y_rows, rows
+    )
 
 
 def _float_draws(arr: np.ndarray, name: str) -> np.ndarray:

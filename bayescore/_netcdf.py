@@ -14,6 +14,7 @@ directory) is refused.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,18 +24,21 @@ import xarray as xr
 
 from bayescore._atomic import atomic_write, check_target
 from bayescore._names import (
+    ATTR_FEATURE_NAMES,
     ATTR_FORMAT,
     ATTR_KIND,
     ATTR_VERSION,
     CLASS,
     CONSTANT_DATA,
+    FEATURE,
     FORMAT_VERSION,
+    FREE_CLASS,
     OBSERVED_DATA,
     POSTERIOR,
     has_group,
 )
 
-__all__ = ["read_fit", "write_fit"]
+__all__ = ["check_path", "read_fit", "write_fit"]
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -46,6 +50,34 @@ def _package_version() -> str:
         return version("bayescore")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "unknown"
+
+
+def check_path(path: Any, func: str = "save") -> Path:
+    """The file ``path`` names, refused when it cannot be one (before anything is written).
+
+    The argument's own checks, named after the function that received it; what the path
+    names on disk (a device, a FIFO) is :func:`bayescore._atomic.check_target`'s.
+
+    Examples
+    --------
+    >>> check_path("")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'path' parameter of save must name a file. Got '' instead.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"The 'path' parameter of {func} must be a str or path-like. Got {path!r} instead."
+        )
+    text = os.fspath(path)
+    if isinstance(text, bytes) or not text.strip():
+        raise ValueError(f"The 'path' parameter of {func} must name a file. Got {path!r} instead.")
+    if text.endswith(("/", os.sep)) or Path(text).is_dir():
+        raise ValueError(
+            f"The 'path' parameter of {func} is a directory ({text!r}); give a file name in "
+            f"it, e.g. {os.path.join(text, 'model.nc')!r}."
+        )
+    return Path(text)
 
 
 def write_fit(tree: xr.DataTree, path: str | os.PathLike[str]) -> Path:
@@ -62,6 +94,7 @@ def write_fit(tree: xr.DataTree, path: str | os.PathLike[str]) -> Path:
     >>> int(read_fit(path, validate=False)["posterior"].attrs["bayescore_format"])
     2
     """
+    path = check_path(path)
     check_target(path)  # a bad target is refused before the file is built
     tree = tree.copy()
     tree[POSTERIOR].attrs.update({ATTR_FORMAT: FORMAT_VERSION, ATTR_VERSION: _package_version()})
@@ -86,8 +119,75 @@ def _migrate(tree: xr.DataTree, version: int, path: str) -> xr.DataTree:
     )
 
 
+#: Posterior variables every bayescore fit holds: predictions need the first two, the
+#: estimators' ``coef_`` and ``intercept_`` the last two.
+_REQUIRED = ("intercept", "coef", "intercept_original", "coef_original")
+
+
+def _listed(values: Any) -> list[Any]:
+    return np.asarray(values).tolist()
+
+
+def _check_parts_agree(tree: xr.DataTree, path: str) -> None:
+    """The parts of a file that name the same things must name them alike (issue 21).
+
+    A class list that permutes the posterior's ``class`` coordinate would relabel every
+    prediction, and feature names that permute the ``feature`` coordinate would swap
+    columns: both are refused, as are a missing variable and a feature-count mismatch.
+    """
+    post, const = tree[POSTERIOR], tree[CONSTANT_DATA]
+    refit = "Refit the model and save it again."
+    missing = [name for name in _REQUIRED if name not in post.data_vars]
+    if missing:
+        raise ValueError(
+            f"{path!r} is corrupt: its posterior lacks {missing} (it holds "
+            f"{sorted(str(v) for v in post.data_vars)}). {refit}"
+        )
+    n_features = int(const["x_scale"].size)
+    for name in ("coef", "coef_original"):
+        if FEATURE not in post[name].dims or post.sizes[FEATURE] != n_features:
+            raise ValueError(
+                f"{path!r} is corrupt: posterior {name!r} has dims "
+                f"{dict(post[name].sizes)} but the file standardises {n_features} features. "
+                f"{refit}"
+            )
+    if FEATURE in post.coords and FEATURE in const.coords:
+        mine, theirs = _listed(post[FEATURE].values), _listed(const[FEATURE].values)
+        if mine != theirs:
+            raise ValueError(
+                f"{path!r} is corrupt: the posterior's features {mine!r} disagree with the "
+                f"training data's {theirs!r}. {refit}"
+            )
+    names = post.attrs.get(ATTR_FEATURE_NAMES)
+    if names is not None:
+        try:
+            listed = json.loads(names)
+        except (TypeError, ValueError):
+            listed = None
+        if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+            raise ValueError(
+                f"{path!r} is corrupt: its {ATTR_FEATURE_NAMES!r} attribute {names!r} is not a "
+                f"JSON list of feature names. {refit}"
+            )
+        coord = [str(v) for v in _listed(post[FEATURE].values)] if FEATURE in post.coords else []
+        if listed != coord:
+            raise ValueError(
+                f"{path!r} is corrupt: its feature names {listed!r} disagree with the "
+                f"posterior's 'feature' coordinate {coord!r} (columns would be swapped). "
+                f"{refit}"
+            )
+    classes = _listed(const["classes"].values)
+    for dim, expected in ((CLASS, classes), (FREE_CLASS, classes[1:])):
+        if dim in post.coords and _listed(post[dim].values) != expected:
+            raise ValueError(
+                f"{path!r} is corrupt: the class list {classes!r} of constant_data disagrees "
+                f"with the posterior's {dim!r} coordinate {_listed(post[dim].values)!r} "
+                f"(predictions would be relabelled). {refit}"
+            )
+
+
 def _check_contents(tree: xr.DataTree, path: str) -> None:
-    """Finite draws, positive scales, consistent shapes and classes."""
+    """Finite draws, positive scales, consistent shapes and classes, parts that agree."""
     post = tree[POSTERIOR]
     for name, da in post.data_vars.items():
         values = np.asarray(da.values)
@@ -131,6 +231,7 @@ def _check_contents(tree: xr.DataTree, path: str) -> None:
                 f"{path!r} is corrupt: observed labels do not match X's {X.shape[0]} rows "
                 f"and {classes.size} classes."
             )
+    _check_parts_agree(tree, path)
 
 
 def read_fit(path: str | os.PathLike[str], *, validate: bool = True) -> xr.DataTree:

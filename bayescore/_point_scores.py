@@ -40,6 +40,7 @@ __all__ = [
     "point_score",
     "prior_nll",
     "summarise",
+    "training_prior_nll",
     "uniform_baseline",
     "units_of",
 ]
@@ -124,6 +125,8 @@ def point_score(
     p = prepare(y, probs, labels=labels, name=arg, check=check)
     assert p.y_idx is not None
     w = check_sample_weight(sample_weight, p.y_idx.shape[0])
+    if w is not None and p.y_rows is not None:
+        w = w[p.y_rows]  # sample_weight goes with y: reordered with it to the forecast's rows
     values = kernel(p.values, p.y_idx) / scale
     return summarise(values, p.template, w, pointwise, name, {"units": units})
 
@@ -295,6 +298,53 @@ def class_prior_baseline(
     if labels is not None:
         n_classes = int(np.asarray(labels).size)
     return prior_nll(train_idx, test_idx, n_classes) / scale
+
+
+def training_prior_nll(y_train: Any, test_idx: NDArray[np.int64], classes: np.ndarray) -> float:
+    r"""NLL of the training class frequencies on test labels, training labels by value.
+
+    The class-prior baseline of :func:`bayescore.score` when the forecast's classes are
+    known. It is a property of the labels, not of a model: a training label the forecast
+    has no column for is still a class of the problem, so it counts in the frequencies
+    (taking its share of the prior) instead of being refused as if it were a typo in
+    ``y``. Only a ``y_train`` sharing *no* label with the classes raises: then the two
+    are not labels of the same problem (e.g. ``0/1`` against ``"no"/"yes"``).
+
+    Examples
+    --------
+    >>> classes = np.array(["a", "b"])
+    >>> round(training_prior_nll(["a", "a", "b", "c"], np.array([0, 1]), classes), 6)
+    1.039721
+    >>> training_prior_nll([0, 1], np.array([0]), classes)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: y_train shares no label with the classes ['a', 'b'] of the forecasts ...
+    """
+    labels = np.asarray(getattr(y_train, "values", y_train))
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(
+            f"y_train must be a non-empty 1-D array of labels; got shape {labels.shape}."
+        )
+    counts: dict[Any, int] = {}
+    for row, label in enumerate(labels.tolist()):
+        if label is None or (isinstance(label, float) and np.isnan(label)):
+            raise ValueError(f"y_train contains a missing label at row {row} ({label!r}).")
+        try:
+            counts[label] = counts.get(label, 0) + 1
+        except TypeError:
+            raise ValueError(
+                f"y_train contains an unhashable label {label!r} at row {row}."
+            ) from None
+    known = np.array([counts.get(c, 0) for c in classes.tolist()], dtype=np.float64)
+    if known.sum() == 0:
+        raise ValueError(
+            f"y_train shares no label with the classes {classes.tolist()!r} of the forecasts "
+            f"(it holds {sorted(map(repr, counts))[:10]}); labels are matched by value, so "
+            "pass the training labels as the same values as y."
+        )
+    prior = np.clip(known / labels.size, np.finfo(np.float64).eps, 1.0)
+    test = np.bincount(test_idx, minlength=classes.size)
+    return float(-(test / test.sum() * np.log(prior)).sum())
 
 
 def prior_nll(train_idx: NDArray[np.int64], test_idx: NDArray[np.int64], n_classes: int) -> float:

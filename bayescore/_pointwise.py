@@ -44,6 +44,12 @@ class PointwiseScores(NamedTuple):
         Monte Carlo SE of the mean posterior predictive NLL (batch means within chains,
         :func:`bayescore._array.scores.ppd_nll_mcse`); 0 for point probabilities (one draw),
         NaN when the NLL is infinite (a true class with probability 0 in every draw).
+    y_rows : ndarray of int64 or None
+        Rows matched by label (:func:`bayescore._inputs.match_rows`): the values are in the
+        forecast's row order, row ``i`` being row ``y_rows[i]`` of ``y``; None when they are
+        in ``y``'s order already.
+    rows : ndarray or None
+        The forecast's row labels (its ``obs`` coordinate), in the order of the values.
     """
 
     values: dict[str, np.ndarray]
@@ -52,6 +58,8 @@ class PointwiseScores(NamedTuple):
     n_draws: int
     classes: np.ndarray | None
     nll_mcse: float
+    y_rows: np.ndarray | None = None
+    rows: np.ndarray | None = None
 
 
 def _n_labels(y: Any) -> int | None:
@@ -141,4 +149,4 @@ def pointwise_scores(
         per_obs["gibbs_nll"] = -sums.log_p_true / S / scale
     per_obs["epistemic"] = np.maximum(per_obs["total"] - per_obs["aleatoric"], 0.0)
     mcse = K.ppd_nll_mcse(sums) / scale
-    return PointwiseScores(per_obs, mean_probs, y_idx, S, d.classes, mcse)
+    return PointwiseScores(per_obs, mean_probs, y_idx, S, d.classes, mcse, d.y_rows, d.rows)

@@ -112,7 +112,7 @@ def encode_classes(y: Any, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
         raise TypeError(f"{name} labels cannot be sorted: {exc}") from exc
     if classes.size < 2:
         raise ValueError(
-            f"{name} must contain at least 2 classes; got 1 class ({classes[0]!r}). "
+            f"{name} must contain at least 2 classes; got 1 class ({classes.tolist()[0]!r}). "
             "A classifier needs samples of at least 2 classes in the data."
         )
     return y_idx.astype(np.int64).reshape(-1), classes

@@ -28,6 +28,7 @@ from bayescore._names import (
     ATTR_SAMPLING_TIME,
     CHAIN,
     CHECK,
+    DRAW,
     POSTERIOR,
     SAMPLE_STATS,
     VARIATIONAL,
@@ -53,12 +54,15 @@ class Diagnosis:
     Attributes
     ----------
     ok : bool
-        True when every check passed.
+        True when every check passed. A check whose value could not be computed (NaN:
+        too few draws, one chain for R-hat, stuck chains) fails, with the reason in
+        ``messages``; ``info`` rows are reported, never judged.
     table : Dataset
         Over dim ``check``: ``value``, ``threshold``, ``passed`` and ``rule`` (how the value
         is compared with the threshold).
     messages : list of str
-        One line per failed check: what failed and what to try.
+        One line per failed check: what failed (or why it could not be computed) and what
+        to try.
     method : str
         ``nuts``, ``advi``, ``fullrank_advi``, ``laplace`` or ``pathfinder``.
     verdict : Verdict or None
@@ -169,20 +173,22 @@ def _nuts_checks(
     import arviz_stats
 
     post = _free_posterior(idata)
-    n_chains = post.sizes[CHAIN]
+    n_chains = int(post.sizes[CHAIN])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # 1 chain / constant draws -> NaN
         rhat = arviz_stats.rhat(post).to_dataarray().values
         bulk = arviz_stats.ess(post, method="bulk").to_dataarray().values
         tail = arviz_stats.ess(post, method="tail").to_dataarray().values
+    # np.max / np.min, not their nan- versions: one parameter whose R-hat or ESS cannot be
+    # computed (a stuck chain) makes the whole check uncomputable, so it fails (issue 21).
     rows = [
-        ("r_hat_max", float(np.nanmax(rhat)) if n_chains > 1 else np.nan, "<", rhat_max),
-        ("ess_bulk_min", float(np.nanmin(bulk)), ">", ess_per_chain * n_chains),
-        ("ess_tail_min", float(np.nanmin(tail)), ">", ess_per_chain * n_chains),
+        ("r_hat_max", float(np.max(rhat)), "<", rhat_max),
+        ("ess_bulk_min", float(np.min(bulk)), ">", ess_per_chain * n_chains),
+        ("ess_tail_min", float(np.min(tail)), ">", ess_per_chain * n_chains),
     ]
     seconds = post.attrs.get(ATTR_SAMPLING_TIME)
     if seconds:
-        rows.append(("ess_bulk_per_second", float(np.nanmin(bulk)) / float(seconds), "info", 0))
+        rows.append(("ess_bulk_per_second", float(np.min(bulk)) / float(seconds), "info", 0))
     stats = idata[SAMPLE_STATS].to_dataset() if has_group(idata, SAMPLE_STATS) else None
     if stats is not None and "diverging" in stats:
         n_div = int(stats["diverging"].sum())
@@ -297,6 +303,60 @@ _VERDICT_CHECKS = frozenset(
     {"pareto_k", "is_ess", "mean_shift_max", "sd_ratio_min", "sd_ratio_max"}
 )
 
+#: Fewest draws per chain for which split R-hat and the ESS are defined (arviz-stats gives
+#: NaN below: each chain is split in halves, whose variances need two draws each).
+MIN_DRAWS_PER_CHAIN = 4
+
+
+def _nuts_nan_reason(check: str, idata: Any) -> str:
+    """Why a NUTS check came out NaN, and what to do: the message of a failed check."""
+    post = _free_posterior(idata)
+    n_chains, n_draws = int(post.sizes[CHAIN]), int(post.sizes[DRAW])
+    if check == "r_hat_max" and n_chains < 2:
+        return (
+            f"R-hat compares chains and this fit has {n_chains} chain; sample with chains >= 2 "
+            "(4 is the usual choice)"
+        )
+    if check == "bfmi_min":
+        energy = idata[SAMPLE_STATS].to_dataset()["energy"]
+        if n_draws < 2:
+            return f"only {n_draws} draw per chain; E-BFMI needs at least 2. Run more draws"
+        if not np.isfinite(energy.values).all():
+            return "the sampler's energy holds NaN or inf: the sampler failed"
+        return "the sampler's energy is constant within a chain (the chains are stuck)"
+    if n_draws < MIN_DRAWS_PER_CHAIN:
+        return (
+            f"only {n_draws} draws per chain; split R-hat and ESS need at least "
+            f"{MIN_DRAWS_PER_CHAIN}. Run more draws (hundreds per chain)"
+        )
+    broken = [str(n) for n, da in post.data_vars.items() if not np.isfinite(da.values).all()]
+    if broken:
+        return f"the draws of {broken} hold NaN or inf: the sampler failed"
+    # max == min, not std == 0: the std of equal numbers can round to 1e-17.
+    stuck = [
+        str(n) for n, da in post.data_vars.items() if bool((da.max(DRAW) == da.min(DRAW)).any())
+    ]
+    if stuck:
+        return (
+            f"{stuck} keep one value in every draw of a chain (the chains are stuck): rescale "
+            "the features, use stronger priors or more tuning steps, and check the sampler's "
+            "messages"
+        )
+    return "arviz-stats returned NaN for it"
+
+
+def _nan_reason(check: str, idata: Any, record: VariationalRecord | None) -> str:
+    if record is None:
+        return _nuts_nan_reason(check, idata)
+    if check == "pareto_k":
+        return (
+            "the importance ratios log p - log q over q's draws gave no finite Pareto k "
+            "(too few draws, or non-finite log densities): refit with more draws, or use "
+            "method='nuts'"
+        )
+    return "the fit recorded NaN for it"
+
+
 _COMPARE = {
     "<": np.less,
     ">": np.greater,
@@ -366,13 +426,18 @@ def diagnose(
         advice_for = "minibatch"
     names, values, rules, thresholds, passed, messages = [], [], [], [], [], []
     for name, value, rule, threshold in rows:
-        ok = True if rule == "info" or np.isnan(value) else bool(_COMPARE[rule](value, threshold))
+        # NaN never passes: a check that cannot be computed fails, saying why. "info" rows
+        # are reported, not judged.
+        computed = not np.isnan(value)
+        ok = rule == "info" or (computed and bool(_COMPARE[rule](value, threshold)))
         names.append(name)
         values.append(value)
         rules.append(rule)
         thresholds.append(threshold)
         passed.append(ok)
-        if not ok:
+        if not ok and not computed:
+            messages.append(f"{name} could not be computed: {_nan_reason(name, idata, record)}.")
+        elif not ok:
             advice = _ADVICE[name]
             if name in _VERDICT_CHECKS:
                 advice = _METHOD_ADVICE.get(advice_for, advice)

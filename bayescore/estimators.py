@@ -42,7 +42,7 @@ from bayescore._validation import (
     check_labels_present,
     check_numeric_columns,
 )
-from bayescore.data import feature_names_of
+from bayescore.data import encode_classes, feature_names_of
 from bayescore.inference.advi import AdviOptions
 from bayescore.inference.api import METHODS, method_options, run
 from bayescore.inference.cluster import is_dask
@@ -100,6 +100,16 @@ def _rows(estimator: Any, X: Any, y: Any = None, reset: bool = False) -> Any:
     check_labels_present(y, "y")
     X_arr, y_arr = validate_data(estimator, X, y, dtype="numeric", ensure_all_finite=False)
     return check_finite(X_arr, "X", columns=names), y_arr
+
+
+def _json_number(value: Any) -> Any:
+    """NumPy scalars as Python numbers in saved parameters; anything else is not JSON.
+
+    ``GridSearchCV`` over ``np.arange`` sets ``draws=np.int64(500)``, which ``fit`` accepts.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _rules(*names: str, of: type[NutsOptions] | type[AdviOptions]) -> dict[str, Rule | InstanceOf]:
@@ -168,20 +178,21 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        if y is None:  # scikit-learn's wording (its estimator checks look for it)
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         if is_dask(X) or is_dask(y):
             spec, classes = self._distributed_spec(X, y)
         else:
             X_arr, y_arr = _rows(self, X, y, reset=True)
+            # The one label encoder of the fitting side: missing labels (None, NaN) and mixed
+            # types are named by row before scikit-learn's sort of the labels can fail on them.
+            y_idx, classes = encode_classes(y_arr)
             check_classification_targets(y_arr)
-            classes, y_idx = np.unique(y_arr, return_inverse=True)
-            if classes.size < 2:
-                raise ValueError(
-                    f"y must contain at least 2 classes; got 1 class ({classes.tolist()[0]!r})."
-                    " A classifier needs samples of at least 2 classes in the data."
-                )
             spec = make_spec(
                 X_arr,
-                y_idx.astype(np.int64),
+                y_idx,
                 classes,
                 kind=self._kind,
                 feature_names=getattr(self, "feature_names_in_", None),
@@ -289,7 +300,7 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         -------
         DataArray
             Dims ``(chain, draw, obs, class)`` with ``class`` coord ``classes_`` and ``obs``
-            coord the DataFrame's index (else ``0 .. n_obs - 1``).
+            coord the DataFrame's index (none for arrays: their rows are positional).
         """
         check_is_fitted(self, "idata_")
         X_arr, index = _rows(self, X)
@@ -321,7 +332,7 @@ class _BayesianClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "idata_")
         try:
-            params_json = json.dumps(self.get_params())
+            params_json = json.dumps(self.get_params(), default=_json_number)
         except TypeError as exc:
             raise TypeError(
                 f"Estimator parameters must be JSON-serialisable to be saved; {exc}."

@@ -117,13 +117,13 @@ class PosteriorPredictor:
             yield sl, logits
 
     def _wrap(self, values: np.ndarray, obs: Any, with_class: bool, name: str) -> xr.DataArray:
-        n_obs = values.shape[1]
         shape = (self.chain_coord.size, self.draw_coord.size) + values.shape[1:]
-        coords: dict[str, Any] = {
-            CHAIN: self.chain_coord,
-            DRAW: self.draw_coord,
-            OBS: np.arange(n_obs) if obs is None else np.asarray(obs),
-        }
+        coords: dict[str, Any] = {CHAIN: self.chain_coord, DRAW: self.draw_coord}
+        if obs is not None:
+            # Only real row labels (a DataFrame's index, an obs coordinate) become the obs
+            # coordinate: scorers match rows by it, so made-up labels 0..n-1 would reorder
+            # a y whose own index happens to be a permutation of them.
+            coords[OBS] = np.asarray(obs)
         dims: tuple[str, ...] = (CHAIN, DRAW, OBS)
         if with_class:
             dims += (CLASS,)
@@ -228,6 +228,8 @@ def predict_proba_draws(idata: Any, X: Any, *, chunk_size: int | None = None) ->
     -------
     DataArray
         Dims ``(chain, draw, obs, class)``, ``class`` coord = class labels, rows sum to 1.
+        The ``obs`` coordinate is the row labels of ``X`` (a DataFrame's index, a
+        DataArray's ``obs`` coordinate); array rows get none, so they stay positional.
         The mean over ``chain, draw`` is the posterior predictive probability.
 
     See Also

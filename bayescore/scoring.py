@@ -47,6 +47,7 @@ from bayescore._point_scores import (
     nll_eps,
     point_score,
     prior_nll,
+    training_prior_nll,
     uniform_baseline,
     units_of,
 )
@@ -99,13 +100,16 @@ def log_loss(
     Parameters
     ----------
     y : array-like of shape (n_obs,)
-        Class indices, or labels (see ``labels``).
+        Class indices, or labels (see ``labels``). A pandas Series (or a DataArray with an
+        ``obs`` coordinate) is matched row by row to a ``probs`` that names its rows too
+        (DataFrame index, ``obs`` coordinate); rows on one side only raise ``ValueError``.
     probs : array-like of shape (n_obs, n_classes) or (n_obs,), or DataArray
         Probabilities; 1-D means the positive class of a binary problem. A DataArray with
         extra dims (e.g. ``chain, draw``) gives one log loss per extra index.
     labels : array-like, optional
         Class order of the columns of ``probs``.
     sample_weight : array-like of shape (n_obs,), optional
+        In the order of ``y`` (reordered with it when rows are matched by label).
     eps : "auto" or float, default "auto"
         Clip probabilities to ``[eps, 1 - eps]``; ``"auto"`` uses the dtype's machine
         epsilon (as scikit-learn); ``0`` does not clip, so a zero on the true class gives
@@ -496,7 +500,8 @@ def score(
     labels : array-like, optional
     y_train : array-like, optional
         Training labels for the class-prior baseline (default: the test labels' own
-        frequencies, i.e. the label entropy).
+        frequencies, i.e. the label entropy), matched by value; training labels of a class
+        the forecasts lack still count in the training frequencies.
     n_bins : int, default 15
         Bins of the expected calibration error.
     base : float, optional
@@ -549,10 +554,13 @@ def score(
         # (every draw was checked) and y is resolved, so neither is checked again.
         data["ece"] = binning.ece_mce(*binning.top_label(mean_probs, y_idx), n_bins).ece
         data["baseline_uniform"] = float(np.log(n_classes) / scale)
-        train_idx = y_idx
-        if y_train is not None:
-            train_idx = resolve_labels(y_train, n_classes, pw.classes, name="y_train")
-        data["baseline_class_prior"] = prior_nll(train_idx, y_idx, n_classes) / scale
+        if y_train is None:
+            prior = prior_nll(y_idx, y_idx, n_classes)
+        elif pw.classes is not None:  # training labels by value (a label, not a column)
+            prior = training_prior_nll(y_train, y_idx, pw.classes)
+        else:  # no class labels known: y_train holds class indices, as y does
+            prior = prior_nll(resolve_labels(y_train, n_classes, name="y_train"), y_idx, n_classes)
+        data["baseline_class_prior"] = prior / scale
         attrs["n_classes"] = n_classes
     return xr.Dataset(
         {k: ((), v) for k, v in data.items()},

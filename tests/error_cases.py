@@ -6,15 +6,87 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import json
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, ShuffleSplit
 
 import bayescore as bs
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "errors.md"
+#: bayescore's own warnings: a row may document a warning (shown by its category).
+WARNINGS = (
+    bs.ConvergenceWarning,
+    bs.ComparisonWarning,
+    bs.CalibrationWarning,
+    bs.ParetoKWarning,
+)
+
+
+def _edit_file(source: Path, target: Path, edit: Callable[[xr.DataTree], None]) -> None:
+    with xr.open_datatree(source, engine="h5netcdf") as opened:
+        tree = opened.load().copy()
+    edit(tree)
+    tree.to_netcdf(target, engine="h5netcdf", mode="w")
+
+
+def _permute_classes(tree: xr.DataTree) -> None:
+    const = tree["constant_data"].to_dataset()
+    const["classes"] = ("class", const["classes"].values[[1, 0, 2]])
+    tree["constant_data"] = xr.DataTree(const)
+
+
+def _reverse_feature_names(tree: xr.DataTree) -> None:
+    names = json.loads(tree["posterior"].attrs["bayescore_feature_names_in"])
+    tree["posterior"].attrs["bayescore_feature_names_in"] = json.dumps(names[::-1])
+
+
+def _drop_coef_original(tree: xr.DataTree) -> None:
+    tree["posterior"] = xr.DataTree(tree["posterior"].to_dataset().drop_vars("coef_original"))
+
+
+def _fewer_features(tree: xr.DataTree) -> None:
+    tree["posterior"] = xr.DataTree(tree["posterior"].to_dataset().isel(feature=[0]))
+
+
+def model_files(X: np.ndarray) -> Path:
+    """A directory of model files whose parts disagree (each made from one good file)."""
+    directory = Path(tempfile.mkdtemp(prefix="bayescore-error-cases-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    y3 = np.array(["a", "b", "c"])[np.arange(X.shape[0]) % 3]
+    frame = pd.DataFrame(X, columns=["x0", "x1"])
+    good = bs.BayesianSoftmaxClassifier(method="laplace", draws=20, fit_kwargs={"warn": False})
+    source = bs.save(good.fit(frame, y3), directory / "good.nc")
+    edits = {
+        "classes_permuted.nc": _permute_classes,
+        "names_reversed.nc": _reverse_feature_names,
+        "no_coef_original.nc": _drop_coef_original,
+        "one_feature.nc": _fewer_features,
+    }
+    for name, edit in edits.items():
+        _edit_file(source, directory / name, edit)
+    return directory
+
+
+def in_dir(directory: Path) -> Callable[[Callable[[], object]], object]:
+    """``in_files(f)``: call ``f`` in ``directory``, so messages show short file names."""
+
+    def call(f: Callable[[], object]) -> object:
+        with contextlib.chdir(directory):
+            return f()
+
+    return call
 
 
 def namespace() -> dict[str, object]:
@@ -35,10 +107,21 @@ def namespace() -> dict[str, object]:
             "log_likelihood": xr.Dataset({"y": (p_dims[:3], np.log(draws.values[..., 0]))}),
         }
     )
+    quiet = {"warn": False}
     return {
         "bs": bs,
         "np": np,
+        "pd": pd,
         "xr": xr,
+        "LR": LogisticRegression,
+        "ShuffleSplit": ShuffleSplit,
+        "KFold": KFold,
+        "lr": LogisticRegression().fit(X, y),
+        "fitted": bs.BayesianLogisticClassifier(method="laplace", draws=20, fit_kwargs=quiet).fit(
+            X, y
+        ),
+        "in_files": in_dir(model_files(X)),
+        "obs": {"obs": [10, 11, 12, 13]},
         "p": np.array([[0.8, 0.2], [0.3, 0.7]]),
         "y": np.array([0, 1]),
         "draws": draws,
@@ -100,6 +183,18 @@ CALLS = [
     "bs.posterior_predictive_nll([0, 1, 2, 0], draws.assign_coords({'class': [1, 2, 3]}))",
     "bs.posterior_predictive_nll(['a', 'b', 'c', 'a'], draws, labels=['c', 'b', 'a'])",
     "bs.class_prior_baseline(['a', 'b'], ['a', 'z'], labels=['a', 'b'])",
+    "bs.score(['a', 'b'], p, labels=['a', 'b'], y_train=[0, 1])",
+    # rows are matched by label when y and the forecast both name them
+    "bs.log_loss(pd.Series(y, index=[1, 2]), pd.DataFrame(p, index=[1, 3]))",
+    "bs.log_loss(pd.Series(y, index=[1, 1]), pd.DataFrame(p, index=[1, 2]))",
+    "bs.score(xr.DataArray(['a', 'b', 'c', 'a'], dims='obs', coords=obs), "
+    "draws.assign_coords(obs=[10, 11, 12, 12]))",
+    "bs.score(xr.DataArray(['a', 'b', 'c', 'a'], dims='obs', coords={'obs': [13, 12, 11, 9]}), "
+    "draws.assign_coords(obs))",
+    "bs.compare({'a': draws.assign_coords(obs), 'b': draws.assign_coords(obs).isel(obs=[3, 2, 1, "
+    "0])}, ['a', 'b', 'c', 'a'])",
+    "bs.TemperatureScaling().fit(xr.DataArray(p, dims=('obs', 'class'), coords={'obs': [1, 2]}), "
+    "pd.Series(y, index=[2, 5]))",
     "bs.label_smoothing_nll(y, p, alpha=1.5)",
     "bs.focal_loss(y, p, gamma=-1)",
     "bs.uniform_baseline(0)",
@@ -125,6 +220,8 @@ CALLS = [
     "bs.TemperatureScaling(posterior=True, prior_scale=0).fit(p, y)",
     "bs.TemperatureScaling(posterior=True, n_grid=3).fit(p, y)",
     "bs.TemperatureScaling(posterior=True, random_state=-1).fit(p, y)",
+    "bs.TemperatureScaling().fit(p * 0.99, y)",
+    "bs.TemperatureScaling(input='probs').fit(p * 0.99, y)",
     "bs.CalibratedBayesianClassifier(method='beta').fit(X, y30)",
     # ----------------------------------------------------------- estimators
     "Logistic(target_accept=1.5).fit(X, y30)",
@@ -144,6 +241,8 @@ CALLS = [
     "Softmax(coding='effects').fit(X, y30)",
     "Logistic().fit(X, np.arange(30) % 3)",
     "Logistic().fit(X, np.zeros(30))",
+    "Logistic().fit(X, np.where(y30 == 1, 'a', None))",
+    "Logistic().fit(X, np.array(['a', 1] * 15, dtype=object))",
     "Logistic().fit(np.where(X > 1.5, np.nan, X), y30)",
     "Logistic().fit(X[:4, 0], y30[:4])",
     "Logistic().predict(X)",
@@ -166,14 +265,25 @@ CALLS = [
     "bs.fit(bs.build_model(X, y30, kind='softmax', coding='zerosum'), 'laplace', **fit_kw)",
     "bs.predict_proba_draws({'not': 'a fit'}, X)",
     "bs.diagnose({'posterior': 1})",
+    "bs.fit(bs.build_model(X, y30), draws=2, tune=20, random_seed=0)",
     "bs.load('missing.nc')",
+    "in_files(lambda: bs.load('classes_permuted.nc'))",
+    "in_files(lambda: bs.load('names_reversed.nc'))",
+    "in_files(lambda: bs.load('no_coef_original.nc'))",
+    "in_files(lambda: bs.load('one_feature.nc'))",
     "bs.save({'not': 'a model'}, 'x.nc')",
+    "bs.save(fitted, '')",
+    "fitted.save(3)",
     "bs.load_dataset('titanic')",
     "bs.compare({}, y)",
     "bs.compare({'a': p, 'b': np.full((3, 2), 0.5)}, y)",
     "bs.compare({'a': p}, y, metrics=('nll', 'auc'))",
     "bs.compare({'a': p}, y, metrics=('brier', 'brier'))",
     "bs.compare({'a': p}, y, n_boot=1)",
+    "bs.compare({'a': p}, y, random_seed=-1)",
+    "bs.compare({1: p, '1': p}, y)",
+    "bs.compare({'lr': lr}, y30, X, labels=[1, 0])",
+    "bs.compare({'a': [[1.0, 0.0], [0.3, 0.7]], 'b': [[1.0, 0.0], [0.4, 0.6]]}, [1, 1])",
     "bs.compare({'a': p}, y, var_name='p')",
     "bs.compare({'t': tree}, [0, 1, 2, 0])",
     # ------------------------------------------------ any model's posterior (DataTree)
@@ -186,6 +296,7 @@ CALLS = [
     "bs.loo(tree, var_name='p')",
     "bs.loo(tree, y=[0, 1, 2, 0])",
     "bs.loo(np.ones(3))",
+    "bs.loo(fitted)",
     "bs.cross_validate([], X, y30)",
     # ------------------------------------------------------------------ CORP
     "bs.reliability_table(y, p, strategy='isotonic')",
@@ -202,6 +313,14 @@ CALLS = [
     "bs.nll_crosscheck(Logistic(), X, y30, X_test=X)",
     "bs.nll_crosscheck(Logistic(), X, y30, z_max=0)",
     "bs.nll_crosscheck(Logistic(), X, y30, pareto_k_max=-1)",
+    "bs.nll_crosscheck(Logistic(), X, y30, cv=ShuffleSplit(3, test_size=0.5, random_state=0))",
+    "bs.cross_validate({'lr': LR()}, X, y30, cv='5')",
+    "bs.cross_validate({'lr': LR()}, X, y30, cv=ShuffleSplit(3, test_size=0.5, random_state=0))",
+    "bs.cross_validate({'lr': LR()}, X, y30, cv=[(np.arange(20), np.arange(15, 30))])",
+    "bs.cross_validate({'lr': LR()}, X, np.where(np.arange(30) == 17, 2, y30), cv=KFold(3, "
+    "shuffle=True, random_state=0))",
+    "bs.cross_validate({'lr': LR()}, X, y30, random_state=-1)",
+    "bs.cross_validate({1: LR(), '1': LR()}, X, y30)",
     # ---------------------------------------------------------------- report
     "bs.report({}, X, y30, 'r.html')",
     "bs.report({'a': p}, X, y30, 'r.html')",
@@ -212,9 +331,12 @@ CALLS = [
 
 
 def run(call: str, ns: dict[str, object]) -> str:
-    """``"ExceptionType: message"`` of a call that must fail."""
+    """``"ExceptionType: message"`` of a call that must fail, or warn with one of WARNINGS."""
     try:
-        eval(call, dict(ns))  # noqa: S307 - the calls are this file's own literals
+        with warnings.catch_warnings():
+            for category in WARNINGS:
+                warnings.simplefilter("error", category)
+            eval(call, dict(ns))  # noqa: S307 - the calls are this file's own literals
     except Exception as exc:  # noqa: BLE001 - every rejection is recorded
         return f"{type(exc).__name__}: {exc}"
     raise AssertionError(f"{call} did not raise")
@@ -235,14 +357,20 @@ def write_table() -> None:
         "# Errors: what bayescore rejects, and what it says",
         "",
         "Every call below is refused with the message shown (exactly: the test suite runs",
-        "each call and compares). Messages name the argument, show the bad value and say how",
-        "to fix it. Names used: `p = [[0.8, 0.2], [0.3, 0.7]]`, `y = [0, 1]`, `draws` a",
-        "DataArray `(chain, draw, obs, class)` with classes `a, b, c` and 4 observations,",
+        "each call and compares), or warned about with it (a row naming a warning category:",
+        "the call returns a doubtful result). Messages name the argument, show the bad value",
+        "and say how to fix it. Names used: `p = [[0.8, 0.2], [0.3, 0.7]]`, `y = [0, 1]`,",
+        "`draws` a DataArray `(chain, draw, obs, class)` with classes `a, b, c` and 4",
+        "observations,",
         "`X` (30 x 2) and `y30` (0/1 labels), `ts3`/`iso3` recalibrators fitted on 3 classes,",
         "`Logistic`/`Softmax` the two estimators, `fit_kw = {'warn': False, 'draws': 10}`,",
         "`tree` a DataTree holding `draws` as `p` (dims `chain, draw, obs_id, cls`) in its",
         "`posterior` and `predictions` groups and `log_likelihood` group `y`, `square` one",
-        "with `p` of 0.5 on dims `chain, draw, u, v` (2 x 2: rows sum to 1 both ways).",
+        "with `p` of 0.5 on dims `chain, draw, u, v` (2 x 2: rows sum to 1 both ways),",
+        "`obs = {'obs': [10, 11, 12, 13]}`, `lr` scikit-learn's LogisticRegression (`LR`)",
+        "fitted on `X, y30`, `fitted` a Laplace `Logistic` fit with 20 draws, and",
+        "`in_files(f)` calling `f` in a directory of model files edited so that their parts",
+        "disagree (from a 3-class `Softmax` fit on a DataFrame with columns `x0, x1`).",
         "Regenerate with `python tests/error_cases.py`.",
         "",
         "| # | call | raises |",

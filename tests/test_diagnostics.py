@@ -145,3 +145,116 @@ def test_pareto_k_of_a_good_approximation_passes():
     sd = a.std("s")
     assert float(np.abs((a.mean("s") - b.mean("s")) / sd).max()) < 0.1
     assert float(np.abs(b.std("s") / sd - 1).max()) < 0.1
+
+
+# ----------------------------------------------------------- NaN never passes (issue 21)
+
+
+def _with_posterior(idata, edit):
+    """A copy of a fit whose posterior draws were changed by ``edit(Dataset) -> Dataset``."""
+    import xarray as xr
+
+    out = idata.copy()
+    out["posterior"] = xr.DataTree(edit(out["posterior"].to_dataset()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def short_fits(logistic_data):
+    X, y, _, _ = logistic_data
+    model = bs.build_model(X[:200], y[:200])
+    kw = {"tune": 100, "random_seed": 5, "warn": False}
+    return {
+        "two_draws": bs.fit(model, draws=2, chains=2, **kw),
+        "one_chain": bs.fit(model, draws=150, chains=1, **kw),
+        "two_chains": bs.fit(model, draws=150, chains=2, **kw),
+    }
+
+
+def test_a_two_draw_fit_is_not_ok_and_says_why(short_fits):
+    import arviz_stats
+
+    idata = short_fits["two_draws"]
+    post = idata["posterior"].to_dataset()[["intercept", "coef"]]
+    # the reference: arviz-stats cannot compute R-hat or ESS from 2 draws per chain
+    assert np.isnan(arviz_stats.rhat(post)["intercept"].values)
+    d = bs.diagnose(idata)
+    assert not d.ok
+    assert np.isnan(d["r_hat_max"]) and np.isnan(d["ess_bulk_min"])
+    table = d.table.sel(check=["r_hat_max", "ess_bulk_min", "ess_tail_min"])
+    assert not table["passed"].values.any()
+    assert (
+        "r_hat_max could not be computed: only 2 draws per chain; split R-hat and ESS need "
+        "at least 4" in d.messages[0]
+    )
+    # info rows stay informational, even when NaN
+    info = d.table.where(d.table["rule"] == "info", drop=True)
+    assert info["passed"].values.all()
+    with pytest.warns(ConvergenceWarning, match="could not be computed"):
+        from bayescore.diagnostics import warn_if_failed
+
+        warn_if_failed(idata)
+
+
+def test_chains_stuck_at_one_value_are_not_ok(short_fits):
+    import arviz_stats
+
+    def stick(post):
+        # every draw of every chain at one point: what a sampler that never moves leaves
+        return post.map(lambda v: v * 0 + v.isel(chain=0, draw=0))
+
+    stuck = _with_posterior(short_fits["two_chains"], stick)
+    free = stuck["posterior"].to_dataset()[["intercept", "coef"]]
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 inside arviz-stats
+        assert np.isnan(arviz_stats.rhat(free)["intercept"].values)  # the reference: NaN
+    d = bs.diagnose(stuck)
+    assert not d.ok and np.isnan(d["r_hat_max"])
+    assert any(
+        m.startswith("r_hat_max could not be computed: ['intercept', 'coef'] keep one value")
+        for m in d.messages
+    )
+    # each chain stuck at its own value: R-hat is infinite, which fails as a number
+    apart = _with_posterior(
+        short_fits["two_chains"], lambda p: p.map(lambda v: v * 0 + v.isel(draw=0))
+    )
+    d = bs.diagnose(apart)
+    assert not d.ok and d["r_hat_max"] == np.inf
+    assert any(m.startswith("r_hat_max = inf fails '< 1.01'") for m in d.messages)
+
+
+def test_one_stuck_parameter_among_good_ones_fails(short_fits):
+    import arviz_stats
+
+    def stick_intercept(post):
+        return post.assign(intercept=post["intercept"] * 0 + 0.5)
+
+    idata = _with_posterior(short_fits["two_chains"], stick_intercept)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 inside arviz-stats
+        rhat = arviz_stats.rhat(idata["posterior"].to_dataset()[["intercept", "coef"]])
+    assert np.isnan(float(rhat["intercept"])) and np.isfinite(rhat["coef"].values).all()
+    d = bs.diagnose(idata)
+    assert not d.ok and np.isnan(d["r_hat_max"])  # np.nanmax would have hidden it
+    assert any("['intercept'] keep one value" in m for m in d.messages)
+
+
+def test_one_chain_cannot_have_an_r_hat(short_fits):
+    d = bs.diagnose(short_fits["one_chain"])
+    row = d.table.sel(check="r_hat_max")
+    assert np.isnan(float(row["value"])) and not bool(row["passed"]) and not d.ok
+    assert (
+        "r_hat_max could not be computed: R-hat compares chains and this fit has 1 chain"
+        in " ".join(d.messages)
+    )
+
+
+def test_nan_pareto_k_of_an_approximation_fails(logistic_data):
+    import xarray as xr
+
+    X, y, _, _ = logistic_data
+    idata = bs.fit(bs.build_model(X[:200], y[:200]), "laplace", draws=50, warn=False)
+    assert bs.diagnose(idata).ok
+    broken = idata.copy()
+    broken["variational"] = xr.DataTree(broken["variational"].to_dataset().assign(pareto_k=np.nan))
+    d = bs.diagnose(broken)
+    assert not d.ok
+    assert "pareto_k could not be computed: the importance ratios" in d.messages[0]

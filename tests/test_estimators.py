@@ -238,3 +238,21 @@ def test_laplace_fits_feed_every_scoring_calibration_and_comparison_function():
     assert np.isfinite(bs.loo(clf).elpd)
     d = bs.diagnose(clf)
     assert d.method == "laplace" and "pareto_k" in d.table["check"].values
+
+
+@pytest.mark.parametrize(
+    "labels, error, match",
+    [
+        (np.array(["a", None] * 15, dtype=object), ValueError, r"missing label at row 1 \(None\)"),
+        (np.array(["a", np.nan] * 15, dtype=object), ValueError, r"Input contains NaN"),
+        (
+            np.array(["a", 1] * 15, dtype=object),
+            TypeError,
+            r"y mixes label types \['int', 'str'\]",
+        ),
+    ],
+)
+def test_missing_or_mixed_labels_are_named_not_sorted(labels, error, match):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(error, match=match):
+        BayesianLogisticClassifier(method="laplace", draws=20).fit(X, labels)

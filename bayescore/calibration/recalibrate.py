@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 
 from bayescore._array.grid import grid_posterior
 from bayescore._array.scores import log_mean_exp, true_class
-from bayescore._inputs import class_coord, class_last, resolve_labels, wrap
+from bayescore._inputs import align_y, class_coord, class_last, resolve_labels, wrap
 from bayescore._names import CHAIN, CLASS, DRAW
 from bayescore._validation import (
     SUM_TOL,
@@ -75,6 +75,71 @@ def _values(values: Any, name: str) -> tuple[Floats, xr.DataArray | None]:
     return as_float_array(values, name), None
 
 
+#: Most decimals probabilities are looked for being rounded to (beyond, float64 noise in
+#: ``x * 10**d`` reaches the 1e-6 of a rounding step that the test allows).
+_MAX_DECIMALS = 9
+#: Rows of values in [0, 1] summing to 1 within this, but not within rounding, are doubtful.
+_NEAR_ONE = 0.05
+
+
+def _decimals(arr: Floats) -> int | None:
+    """The fewest decimals ``d`` (up to 9) every value is a multiple of ``10**-d`` of.
+
+    Examples
+    --------
+    >>> _decimals(np.array([0.1234, 0.5])), _decimals(np.array([1 / 3]))
+    (4, None)
+    """
+    for d in range(1, _MAX_DECIMALS + 1):
+        scaled = arr * 10.0**d
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6):
+            return d
+    return None
+
+
+def _probability_tolerance(arr: Floats) -> float:
+    """How far rows may sum from 1 and still be probabilities: 1e-6, or their rounding.
+
+    Probabilities rounded to ``d`` decimals (a CSV export, a printed table) sum to 1 only
+    within ``K / 2 * 10**-d``: each of the K entries moved by at most half a step.
+    """
+    d = _decimals(arr)
+    rounding = 0.0 if d is None else arr.shape[-1] * 0.5 * 10.0**-d * (1 + 1e-9)
+    return max(SUM_TOL, rounding)
+
+
+def _is_probs(arr: Floats, input: str) -> tuple[bool, float]:
+    """Whether ``arr`` holds probabilities, and the tolerance of their row sums.
+
+    ``input="auto"`` reads values in [0, 1] whose rows sum to 1 within their rounding as
+    probabilities (rounded probabilities are not logits: reading them as such fitted T =
+    0.3 instead of 1.0, issue 21); rows that are close to 1 but not within rounding are
+    read as probabilities too, with a :class:`CalibrationWarning`, since logits seldom do
+    that; anything else is logits.
+    """
+    if input == "logits":
+        return False, 0.0
+    tol = _probability_tolerance(arr)
+    if input == "probs":
+        return True, tol
+    if arr.min() < 0 or arr.max() > 1:
+        return False, 0.0
+    off = float(np.max(np.abs(arr.sum(axis=-1) - 1.0)))
+    if off <= tol:
+        return True, tol
+    if off <= _NEAR_ONE:
+        warnings.warn(
+            f"input='auto' cannot tell whether these values are probabilities or logits: "
+            f"they lie in [0, 1] and their rows sum to 1 within {off:.3g}, more than "
+            f"rounding explains (tolerance {tol:.3g}). They are read as probabilities; pass "
+            "input='probs' or input='logits' to say which.",
+            CalibrationWarning,
+            stacklevel=4,
+        )
+        return True, off
+    return False, 0.0
+
+
 def _log_probs(arr: Floats, input: str) -> Floats:
     """Log-probabilities (or logits) with classes last; 1-D input is the positive class."""
     if arr.ndim == 1:
@@ -82,11 +147,11 @@ def _log_probs(arr: Floats, input: str) -> Floats:
             arr = np.stack([np.zeros_like(arr), arr], axis=-1)
         else:
             arr = check_probs(arr, "probs")
-    is_probs = input == "probs" or (
-        input == "auto" and np.all(arr >= 0) and np.all(np.abs(arr.sum(axis=-1) - 1) <= SUM_TOL)
-    )
+    is_probs, tol = _is_probs(arr, input)
     if is_probs:
-        arr = check_probs(arr, "probs")
+        # Rows summing to 1 only within rounding: their logs are logits up to a constant
+        # per row, which softmax ignores, so they need no renormalising.
+        arr = check_probs(arr, "probs", atol=tol)
         with np.errstate(divide="ignore"):
             return np.log(arr)
     if not np.isfinite(arr).all():
@@ -110,7 +175,11 @@ def _check_classes(est: Any, n_classes: int, coord: np.ndarray | None) -> None:
         )
 
 
-def _fit_labels(y: Any, n_classes: int, labels: Any, values: Any, n_obs: int) -> NDArray[np.int64]:
+def _fit_labels(
+    y: Any, n_classes: int, labels: Any, values: Any, n_obs: int, name: str
+) -> NDArray[np.int64]:
+    # Rows by label when both y and the forecasts name them (the one input path's rule).
+    y, _ = align_y(y, values, name)
     y_idx = resolve_labels(y, n_classes, labels, class_coord(values))
     check_consistent_length(y_idx.shape[0], n_obs, "y", "the calibration forecasts")
     return y_idx
@@ -147,7 +216,10 @@ class TemperatureScaling(BaseEstimator):
     Parameters
     ----------
     input : {"auto", "logits", "probs"}, default "auto"
-        ``auto`` treats non-negative rows summing to 1 as probabilities.
+        ``auto`` treats values in [0, 1] whose rows sum to 1 as probabilities, within the
+        rounding of their decimals (probabilities rounded to 4 decimals sum to 1 within
+        ``K * 0.5e-4``); rows near 1 beyond rounding are read as probabilities with a
+        :class:`CalibrationWarning`. ``probs`` accepts the same rounding.
     apply_to : {"draws", "mean"}, default "draws"
         For posterior draws (leading dims before ``obs, class``): ``draws`` tempers every
         draw and fits T by the posterior predictive NLL of the tempered draws; ``mean``
@@ -238,7 +310,9 @@ class TemperatureScaling(BaseEstimator):
         """Fit T (or its posterior) by the NLL of ``y`` (matched by value, see module doc)."""
         self._check_params()
         z, _ = self._logits(logits_or_probs)
-        y_idx = _fit_labels(y, z.shape[-1], labels, logits_or_probs, z.shape[-2])
+        y_idx = _fit_labels(
+            y, z.shape[-1], labels, logits_or_probs, z.shape[-2], "logits_or_probs"
+        )
         z = np.where(np.isneginf(z), -1e300, z)  # log(0): finite but decisive
 
         def nll(log_t: float) -> float:
@@ -394,7 +468,7 @@ class PlattScaling(BaseEstimator):
         s, _ = self._scores(scores_or_probs)
         if s.ndim != 1:
             raise ValueError(f"PlattScaling fits one set of scores (n_obs,); got {s.shape}.")
-        y_idx = _fit_labels(y, 2, labels, scores_or_probs, s.size)
+        y_idx = _fit_labels(y, 2, labels, scores_or_probs, s.size, "scores_or_probs")
         n_pos = float(y_idx.sum())
         n_neg = y_idx.size - n_pos
         t = y_idx.astype(float)
@@ -472,7 +546,7 @@ class IsotonicCalibration(BaseEstimator):
                 f"IsotonicCalibration fits one set of probabilities (n_obs, n_classes); got "
                 f"shape {arr.shape}."
             )
-        y_idx = _fit_labels(y, arr.shape[-1], labels, probs, arr.shape[0])
+        y_idx = _fit_labels(y, arr.shape[-1], labels, probs, arr.shape[0], "probs")
         columns = [1] if arr.shape[1] == 2 else range(arr.shape[1])
         self.maps_ = {
             k: IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(

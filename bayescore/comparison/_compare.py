@@ -27,19 +27,37 @@ import xarray as xr
 
 from bayescore._array import binning
 from bayescore._datatree import is_tree
-from bayescore._names import CLASS
+from bayescore._inputs import match_rows, row_labels, rows_in_y_order
+from bayescore._names import CLASS, OBS
 from bayescore._validation import N_BINS, Interval, validate_params
 from bayescore.comparison._table import ModelScores, check_metrics, comparison_table
-from bayescore.scoring import pointwise_scores
+from bayescore.scoring import PointwiseScores, pointwise_scores
 
-__all__ = ["compare", "predictions_of"]
+__all__ = ["SEED", "compare", "model_names", "predictions_of"]
 
 #: Bootstrap resamples of the ECE's paired SE.
 N_BOOT = Interval(numbers.Integral, 2, None, "left")
+#: Seeds of random number generators (NumPy's ``default_rng`` takes integers >= 0).
+SEED = Interval(numbers.Integral, 0, None, "left")
 
 
 def predictions_of(model: Any, X: Any) -> tuple[Any, Any]:
-    """Draws or probabilities of a model, and the class labels of its columns."""
+    """Draws or probabilities of a model, and the class labels of its columns.
+
+    A fitted model's predictions come back as a DataArray whose ``class`` coordinate is
+    the model's own ``classes_`` and whose ``obs`` coordinate is the row labels of ``X``
+    (a DataFrame's index), so they are matched to ``y`` by value, rows and labels alike.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"x": [0.0, 1.0, 2.0]}, index=[5, 6, 7])
+    >>> model = DummyClassifier().fit(X, ["no", "yes", "yes"])
+    >>> preds, classes = predictions_of(model, X)
+    >>> preds.dims, preds["obs"].values.tolist(), classes.tolist()
+    (('obs', 'class'), [5, 6, 7], ['no', 'yes'])
+    """
     if hasattr(model, "predict_proba_draws"):
         if X is None:
             raise ValueError("Estimators need X= to predict the held-out rows.")
@@ -48,11 +66,54 @@ def predictions_of(model: Any, X: Any) -> tuple[Any, Any]:
     if hasattr(model, "predict_proba"):
         if X is None:
             raise ValueError("Estimators need X= to predict the held-out rows.")
-        return np.asarray(model.predict_proba(X)), getattr(model, "classes_", None)
+        probs = np.asarray(model.predict_proba(X))
+        classes = getattr(model, "classes_", None)
+        coords: dict[str, Any] = {}
+        if classes is not None:
+            coords[CLASS] = np.asarray(classes)
+        rows = row_labels(X)
+        if rows is not None:
+            coords[OBS] = rows
+        if probs.ndim != 2:
+            return probs, classes
+        return xr.DataArray(probs, dims=(OBS, CLASS), coords=coords), classes
     classes = None
     if isinstance(model, xr.DataArray) and CLASS in model.coords:
         classes = model[CLASS].values
     return model, classes
+
+
+def model_names(models: Any, func: str, what: str = "models") -> dict[str, Any]:
+    """``models`` with every name as ``str`` (names are labels of the table's ``model`` dim).
+
+    Any hashable name is accepted and converted with ``str`` once, here, so the table,
+    its coordinates and messages all use the same text; two names that become the same
+    text raise.
+
+    Examples
+    --------
+    >>> list(model_names({1: "a", ("b", 2): "b"}, "compare"))
+    ['1', "('b', 2)"]
+    >>> model_names({1: "a", "1": "b"}, "compare")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The model names 1 and '1' of compare are the same text '1'; give them ...
+    """
+    if not isinstance(models, Mapping) or not models:
+        kind = "model or predictions" if what == "models" else "estimator"
+        got = "an empty dict" if isinstance(models, Mapping) else type(models).__name__
+        raise TypeError(f"{what} must be a non-empty dict of name -> {kind}; got {got}.")
+    out: dict[str, Any] = {}
+    given: dict[str, Any] = {}
+    for name, model in models.items():
+        text = str(name)
+        if text in out:
+            raise ValueError(
+                f"The model names {given[text]!r} and {name!r} of {func} are the same text "
+                f"{text!r}; give them distinct names."
+            )
+        out[text], given[text] = model, name
+    return out
 
 
 def _var_name(var_name: str | Mapping[str, str] | None, name: str) -> str | None:
@@ -62,9 +123,9 @@ def _var_name(var_name: str | Mapping[str, str] | None, name: str) -> str | None
 
 
 def _model_scores(
-    name: str, pw: Any, metrics: tuple[str, ...], n_bins: int
+    name: str, pw: PointwiseScores, metrics: tuple[str, ...], n_bins: int
 ) -> tuple[ModelScores, dict[str, float]]:
-    """One model's table inputs, and its brier/ece/accuracy columns."""
+    """One model's table inputs, in ``y``'s row order, and its brier/ece/accuracy columns."""
     if pw.mean_probs is None:  # a pointwise log-likelihood: NLL only
         needs = [m for m in metrics if m != "nll"]
         if needs:
@@ -79,9 +140,17 @@ def _model_scores(
             "ece": nan,
             "accuracy": nan,
         }
-    conf, correct = binning.top_label(pw.mean_probs, pw.y_idx)
+    assert pw.y_idx is not None
+    # Every model's rows in y's order, so the paired differences (and bootstrap) pair the
+    # same rows, and sums over rows run in the same order whatever the model's row order.
+    conf, correct = (
+        rows_in_y_order(a, pw.y_rows) for a in binning.top_label(pw.mean_probs, pw.y_idx)
+    )
     ece = binning.ece_mce(conf, correct, n_bins).ece
-    pointwise = {k: pw.values[k] for k in ("nll", "brier", "spherical", "accuracy")}
+    pointwise = {
+        k: rows_in_y_order(pw.values[k], pw.y_rows)
+        for k in ("nll", "brier", "spherical", "accuracy")
+    }
     return ModelScores(pointwise, conf, correct, ece, pw.nll_mcse), {
         "brier": float(pw.values["brier"].mean()),
         "ece": ece,
@@ -89,7 +158,44 @@ def _model_scores(
     }
 
 
-@validate_params({"n_bins": N_BINS, "n_boot": N_BOOT})
+def _check_classes(name: str, classes: Any, labels: Any) -> None:
+    """A fitted model's own classes name its columns: ``labels=`` may not relabel them."""
+    if labels is None or classes is None:
+        return
+    mine, theirs = np.asarray(labels).tolist(), np.asarray(classes).tolist()
+    if mine != theirs:
+        same = sorted(map(repr, mine)) == sorted(map(repr, theirs))
+        why = "the same classes in another order" if same else "different classes"
+        raise ValueError(
+            f"labels={mine!r} disagrees with the classes_ {theirs!r} of model {name!r} "
+            f"({why}). A fitted model's classes_ name its probability columns; drop labels= "
+            "(it is for arrays of probabilities without class labels)."
+        )
+
+
+def _check_rows(rows: dict[str, Any]) -> None:
+    """Without row labels on ``y``, models naming their rows must name them alike."""
+    named = {name: r for name, r in rows.items() if r is not None}
+    if len(named) < 2:
+        return
+    (first, ref), *others = named.items()
+    for name, r in others:
+        order = match_rows(
+            ref,
+            r,
+            y_name=f"model {first!r}",
+            name=f"model {name!r}",
+            y_source="'obs' coordinate",
+        )
+        if order is not None:
+            raise ValueError(
+                f"Models {first!r} and {name!r} list the same rows in different orders, and "
+                "y has no row labels to match either by. Pass y as a pandas Series or a "
+                "DataArray with an 'obs' coordinate, or give the models the same row order."
+            )
+
+
+@validate_params({"n_bins": N_BINS, "n_boot": N_BOOT, "random_seed": SEED})
 def compare(
     models: dict[str, Any],
     y: Any,
@@ -116,24 +222,31 @@ def compare(
     Parameters
     ----------
     models : dict of name -> estimator, draws, probabilities or DataTree
+        Names may be any hashable; the table labels models by ``str(name)``.
         Fitted bayescore or scikit-learn classifiers (predicted on ``X``), posterior draws
         (DataArray ``(chain, draw, obs, class)`` or ndarray ``(S, N, K)``), probabilities
         ``(N, K)``, or ArviZ results from PyMC or Bambi (see ``var_name``), all for the
         same held-out rows.
     y : array-like of shape (n_obs,)
-        Held-out labels.
+        Held-out labels. A pandas Series (or a DataArray with an ``obs`` coordinate) is
+        matched row by row to each model's rows (the ``obs`` coordinate of its draws, the
+        index of a DataFrame ``X``), so models listing the rows in different orders are
+        still paired row by row; without row labels on ``y`` the rows are positional, and
+        models that name their rows must then name them in the same order.
     X : array-like, optional
         Held-out features, needed for estimators.
     metrics : str or tuple of str, default ("nll", "brier", "ece")
         Among ``nll``, ``brier``, ``ece`` (lower is better), ``spherical``, ``accuracy``
         (higher is better). ``nll`` is always included: the table is ranked by it.
     labels : array-like, optional
-        Class order of array inputs whose ``y`` holds labels.
+        Class order of array inputs whose ``y`` holds labels. Fitted models and DataArrays
+        with a ``class`` coordinate name their own classes; a ``labels=`` that disagrees
+        with them raises ``ValueError``.
     n_bins : int, default 15
         Bins of the ECE (uniform).
     n_boot : int, default 1000
         Bootstrap resamples of the ECE's SEs.
-    random_seed : int, optional, default 0
+    random_seed : int >= 0 or None, default 0
         Seed of the bootstrap (the same seed gives the same table).
     var_name : str or dict of name -> str, optional
         DataTree models: the variable of class probabilities (e.g. ``"p"``) in the
@@ -179,27 +292,32 @@ def compare(
     >>> table["diag"].values.tolist()
     ['', 'N < 100']
     """
-    if not isinstance(models, dict) or not models:
-        raise TypeError("models must be a non-empty dict of name -> model or predictions.")
+    models = model_names(models, "compare")
     chosen = check_metrics(metrics)
     scores: dict[str, ModelScores] = {}
     extra: dict[str, dict[str, float]] = {}
+    rows: dict[str, Any] = {}
     trees = 0
     for name, model in models.items():
         preds, classes = predictions_of(model, X)
+        if preds is not model:  # a fitted model: its own classes_ label its columns
+            _check_classes(name, classes, labels)
         tree = is_tree(preds)
         trees += tree
         # One validated pass over each model's draws gives every column of the table.
         pw = pointwise_scores(
             y,
             preds,
-            labels=labels if labels is not None else classes,
+            labels=labels,
             var_name=_var_name(var_name, name) if tree else None,
             group=group if tree else None,
         )
         scores[name], extra[name] = _model_scores(name, pw, chosen, n_bins)
+        rows[name] = pw.rows
     if (var_name is not None or group is not None) and not trees:
         raise TypeError("var_name= and group= apply to DataTree models; none was given.")
+    if row_labels(y) is None:
+        _check_rows(rows)
     sizes = {n: s.pointwise["nll"].size for n, s in scores.items()}
     if len(set(sizes.values())) > 1:
         raise ValueError(f"All models must predict the same observations; got sizes {sizes}.")

@@ -44,9 +44,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayescore._inputs import align_y
 from bayescore._names import ESTIMATE, OBS, PAIR, TEST_OBS
 from bayescore._validation import Interval, validate_params
-from bayescore.comparison._cv import cross_validate
+from bayescore.comparison._compare import SEED
+from bayescore.comparison._cv import check_cv, cross_validate, split_folds
 from bayescore.comparison._loo import ParetoKWarning, loo
 from bayescore.diagnostics import Diagnosis, diagnose
 from bayescore.scoring import Estimate, posterior_predictive_nll
@@ -71,8 +73,10 @@ class NLLCrosscheck:
         for ``kfold-loo``, NaN for the independent pairs). Per observation: ``nll_loo``,
         ``nll_kfold``, ``pareto_k`` and ``fold`` over ``obs``; ``nll_test`` over
         ``test_obs`` (DataFrame rows keep their index as coordinate). Attributes
-        ``z_max``, ``pareto_k_max``, ``n_high_pareto_k``, ``n_folds``, ``fit_ok`` and
-        ``units``.
+        ``z_max``, ``pareto_k_max``, ``n_high_pareto_k``, ``n_folds``, ``n_kfold_tested``
+        (rows some fold tests: all of them, except for forward-chaining splitters, whose
+        untested rows have ``fold`` -1 and ``nll_kfold`` NaN and are left out of the K-fold
+        estimate and its comparison with LOO), ``fit_ok`` and ``units``.
     messages : list of str
         One line per problem: what disagrees or failed and what to make of it. Empty when
         ``ok``.
@@ -132,6 +136,7 @@ def _advice(
     n_obs: int,
     k_max: float,
     n_folds: int,
+    forward: bool = False,
 ) -> list[str]:
     messages = []
     if n_high:
@@ -144,8 +149,13 @@ def _advice(
     d, _, z = pairs["kfold-loo"]
     if z > z_max:
         messages.append(
-            f"K-fold NLL exceeds LOO by {d:.3g} nats ({z:.1f} SE): fitted to {n_folds - 1}/"
-            f"{n_folds} of the data the model predicts clearly worse, so it is sensitive to "
+            f"K-fold NLL exceeds LOO by {d:.3g} nats ({z:.1f} SE): "
+            + (
+                "fitted on the rows before each fold only"
+                if forward
+                else f"fitted to {n_folds - 1}/{n_folds} of the data"
+            )
+            + ", the model predicts clearly worse, so it is sensitive to "
             "the training-set size (or LOO is optimistic on influential points). Use more "
             "folds (cv=10), stronger priors or fewer features."
         )
@@ -185,7 +195,7 @@ def _advice(
 _POSITIVE = Interval(numbers.Real, 0, None, "neither")
 
 
-@validate_params({"z_max": _POSITIVE, "pareto_k_max": _POSITIVE})
+@validate_params({"z_max": _POSITIVE, "pareto_k_max": _POSITIVE, "random_state": SEED})
 def nll_crosscheck(
     estimator: Any,
     X: Any,
@@ -211,7 +221,9 @@ def nll_crosscheck(
     y : array-like of shape (n_obs,)
     cv : int or scikit-learn splitter, default 5
         Folds of :func:`bayescore.cross_validate` (``int`` -> stratified, seeded
-        ``StratifiedKFold``). The splitter must put every row in exactly one test fold.
+        ``StratifiedKFold``), checked before any fit: the splitter must put every row in
+        exactly one test fold, or (forward chaining, e.g. ``TimeSeriesSplit``) in at most
+        one, the K-fold estimate then covering the rows tested.
     X_test, y_test : optional
         Held-out rows; both or neither.
     z_max : float, default 2.0
@@ -251,29 +263,29 @@ def nll_crosscheck(
             f"posterior for PSIS-LOO); got {type(estimator).__name__}. Use "
             "bayescore.cross_validate for other classifiers."
         )
-    if isinstance(cv, numbers.Integral):
-        cv = Interval(numbers.Integral, 2, None, "left").check("cv", cv, "nll_crosscheck")
-    elif not hasattr(cv, "split"):
-        raise TypeError(
-            "The 'cv' parameter of nll_crosscheck must be an int >= 2 or a scikit-learn "
-            f"splitter (with a split method). Got {cv!r} instead."
-        )
+    splitter = check_cv(cv, "nll_crosscheck", random_state)
     if (X_test is None) != (y_test is None):
         raise ValueError(
             "nll_crosscheck needs both X_test and y_test, or neither; got only "
             f"{'X_test' if y_test is None else 'y_test'}."
         )
+    y, _ = align_y(y, X, "X")  # rows by label when X and y both name them
+    # The folds are split and checked once, before any fit, and reused as they are.
+    folds = split_folds(splitter, X, np.asarray(getattr(y, "values", y)), func="nll_crosscheck")
     fitted = clone(estimator).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ParetoKWarning)  # said in the messages instead
         elpd = loo(fitted)
     nll_loo = -np.asarray(elpd.elpd_i, dtype=float)
     pareto_k = np.asarray(elpd.pareto_k, dtype=float)
-    folds = cross_validate(
-        {"model": estimator}, X, y, cv=cv, random_state=random_state, n_jobs=n_jobs
+    cv_table = cross_validate(
+        {"model": estimator}, X, y, cv=folds.splits, random_state=random_state, n_jobs=n_jobs
     )
-    nll_kfold = np.asarray(folds["nll_pointwise"].values[0], dtype=float)
-    fold = np.asarray(folds["fold"].values)
+    nll_kfold = np.asarray(cv_table["nll_pointwise"].values[0], dtype=float)
+    fold = folds.fold
+    # Forward-chaining folds leave rows untested: K-fold is scored, and paired with LOO,
+    # on the rows tested only (NaN and fold -1 for the others).
+    tested = folds.tested
 
     per_obs = {"loo": nll_loo, "kfold": nll_kfold}
     if X_test is not None:
@@ -281,10 +293,11 @@ def nll_crosscheck(
         per_obs["test"] = np.asarray(
             posterior_predictive_nll(y_test, draws, pointwise=True), dtype=float
         )
-    est = {name: Estimate.of(values) for name, values in per_obs.items()}
+    est = {name: Estimate.of(values[~np.isnan(values)]) for name, values in per_obs.items()}
 
-    used, paired = _kfold_vs_loo(nll_kfold - nll_loo, fold)
-    pairs = {"kfold-loo": (est["kfold"].mean - est["loo"].mean, used, paired)}
+    d_tested = (nll_kfold - nll_loo)[tested]
+    used, paired = _kfold_vs_loo(d_tested, fold[tested])
+    pairs = {"kfold-loo": (float(d_tested.mean()), used, paired)}
     if "test" in est:
         for other in ("loo", "kfold"):
             se = float(np.hypot(est["test"].se, est[other].se))
@@ -297,7 +310,7 @@ def nll_crosscheck(
 
     diagnosis = diagnose(fitted)
     n_high = int(np.sum(pareto_k > pareto_k_max))
-    n_folds = int(folds.attrs["n_folds"])
+    n_folds = len(folds.splits)
     messages = _advice(
         est,
         {name: (d, se, z[name]) for name, (d, se, _) in pairs.items()},
@@ -306,6 +319,7 @@ def nll_crosscheck(
         nll_loo.size,
         pareto_k_max,
         n_folds,
+        forward=not folds.all_rows_tested,
     )
     if not diagnosis.ok:
         messages.append(
@@ -342,6 +356,7 @@ def nll_crosscheck(
             "pareto_k_max": float(pareto_k_max),
             "n_high_pareto_k": n_high,
             "n_folds": n_folds,
+            "n_kfold_tested": int(tested.sum()),
             "fit_ok": int(diagnosis.ok),
         },
     )

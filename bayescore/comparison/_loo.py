@@ -30,6 +30,40 @@ class ParetoKWarning(UserWarning):
     """PSIS-LOO is unreliable for some observations (Pareto k above 0.7)."""
 
 
+#: PSIS fits a generalised Pareto to the largest fifth of the S importance ratios (when
+#: S r_eff <= 225) and needs at least 5 of them: fewer than 25 draws cannot be smoothed
+#: (arviz-stats fails with an IndexError or "n_draws_tail must be at least 5").
+MIN_LOO_DRAWS = 25
+
+
+def _check_loo_draws(idata: xr.DataTree, name: str = "this fit") -> None:
+    ll = idata[LOG_LIKELIHOOD]["y"]
+    n_draws = int(np.prod([ll.sizes[d] for d in ll.dims if d != OBS]))
+    if n_draws < MIN_LOO_DRAWS:
+        raise ValueError(
+            f"loo needs at least {MIN_LOO_DRAWS} posterior draws (PSIS smooths the largest "
+            f"fifth of the importance ratios and needs 5 of them); {name} has {n_draws}. "
+            "Refit with more draws (hundreds), or use cross_validate."
+        )
+
+
+def _psis_loo(idata: xr.DataTree, pointwise: bool) -> Any:
+    """arviz-stats' PSIS-LOO, with draws checked first and its failures said plainly."""
+    import arviz_stats
+
+    _check_loo_draws(idata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # ArviZ's k warning, re-said below
+        try:
+            return arviz_stats.loo(idata, pointwise=pointwise)
+        except (ValueError, IndexError, FloatingPointError) as exc:
+            raise ValueError(
+                f"PSIS-LOO could not be computed from this fit's log-likelihood ({exc}): its "
+                "draws repeat or do not move (stuck chains, few distinct draws). Check "
+                "bayescore.diagnose, refit with more draws, or use cross_validate."
+            ) from exc
+
+
 def _is_bayescore_fit(idata: Any) -> bool:
     return (
         has_group(idata, POSTERIOR)
@@ -84,7 +118,7 @@ def _with_log_likelihood(
     if _is_bayescore_fit(idata) and var_name is None and y is None:
         from bayescore.predictive import log_likelihood_draws
 
-        ll = log_likelihood_draws(idata).drop_vars(OBS)
+        ll = log_likelihood_draws(idata)
     elif is_tree(idata):
         ll = _external_log_likelihood(idata, var_name, y, labels)
     else:
@@ -151,14 +185,15 @@ def loo(
         ``p`` (effective number of parameters), ``elpd_i`` and ``pareto_k`` per observation,
         ``good_k`` (the sample-size dependent Pareto k threshold). Observations above
         ``good_k`` raise a :class:`ParetoKWarning` in plain words.
-    """
-    import arviz_stats
 
+    Raises
+    ------
+    ValueError
+        Fewer than 25 posterior draws (PSIS cannot smooth so few), or a log-likelihood
+        PSIS cannot use (draws that never move).
+    """
     idata = _with_log_likelihood(estimator_or_idata, var_name, y, labels)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # ArviZ's k warning, re-said below
-        result = arviz_stats.loo(idata, pointwise=pointwise)
-    return _surface_pareto(result)
+    return _surface_pareto(_psis_loo(idata, pointwise))
 
 
 @dataclass(frozen=True)
@@ -218,6 +253,8 @@ def loo_compare(models: dict[str, Any]) -> Any:
     import arviz_stats
 
     data = {name: _with_log_likelihood(m) for name, m in models.items()}
+    for name, tree in data.items():
+        _check_loo_draws(tree, f"model {name!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ArviZ's own k warning, re-said below
         table = arviz_stats.compare(data)

@@ -23,6 +23,12 @@ are not told apart); ``nll_mcse not small``: the Monte Carlo SE of the NLL diffe
 move the difference itself). Below either bound it changes no conclusion: the first
 keeps the SE honest, the second the size of a difference that is many SEs wide. This flag
 also raises :class:`ComparisonWarning`, because more posterior draws fix it.
+
+A true class given probability 0 makes a row's NLL infinite, and ``inf - inf`` makes no
+difference at all. So such rows are counted (``n_zero_prob``, flag ``p = 0 on k rows``,
+a :class:`ComparisonWarning`) and the ranking is defined: fewer zero-probability rows
+first, then the NLL over the rows no model gives probability 0; ``d_nll`` is ``inf`` for
+a model with more zero rows than the best, else the paired difference over those rows.
 """
 
 from __future__ import annotations
@@ -136,6 +142,55 @@ def _paired(values: list[Floats], sign: int) -> dict[str, Floats]:
     }
 
 
+def _paired_nll(values: list[Floats]) -> tuple[dict[str, Floats], NDArray[np.int64]]:
+    """:func:`_paired` for the NLL, defined when some rows have probability 0 (NLL inf).
+
+    ``values`` are sorted best first (:func:`_nll_order`). A model with more zero-probability
+    rows than the best is infinitely worse: ``d = inf`` (SE NaN). Otherwise the difference
+    and its paired SE are taken over the rows every model predicts with non-zero
+    probability, so zeros that two models share count as ties, never as ``inf - inf``.
+    Returns the columns and the number of infinite rows per model.
+    """
+    n_inf = np.array([int(np.isposinf(v).sum()) for v in values], dtype=np.int64)
+    if not n_inf.any():
+        return _paired(values, 1), n_inf
+    common = np.all([np.isfinite(v) for v in values], axis=0)
+    best = values[0][common]
+    own = [Estimate.of(v) if np.isfinite(v).all() else Estimate(np.inf, np.nan) for v in values]
+    d, d_se = [], []
+    for j, v in enumerate(values):
+        if n_inf[j] > n_inf[0]:
+            d.append(np.inf)
+            d_se.append(np.nan)
+        elif common.any():
+            est = Estimate.of(v[common] - best)
+            d.append(est.mean)
+            d_se.append(est.se)
+        else:  # no row every model gives a non-zero probability: nothing to pair
+            d.append(0.0 if j == 0 else np.nan)
+            d_se.append(np.nan)
+    return {
+        "": np.array([e.mean for e in own]),
+        "_se": np.array([e.se for e in own]),
+        "d_": np.array(d),
+        "d_se": np.array(d_se),
+    }, n_inf
+
+
+def _nll_order(values: list[Floats]) -> NDArray[np.int64]:
+    """Models best first: by mean NLL, or, with zero-probability rows, by a defined rule.
+
+    With rows of NLL inf: by how many such rows (fewer is better), then by the mean NLL over
+    the rows no model gives probability 0 (plain means would all be inf, and tie).
+    """
+    n_inf = np.array([np.isposinf(v).sum() for v in values])
+    if not n_inf.any():
+        return np.argsort([v.mean() for v in values], kind="stable")
+    common = np.all([np.isfinite(v) for v in values], axis=0)
+    on_common = np.array([v[common].mean() if common.any() else 0.0 for v in values])
+    return np.lexsort((on_common, n_inf))
+
+
 def _bootstrap_ece(
     scores: list[ModelScores], n_bins: int, n_boot: int, random_seed: int | None
 ) -> dict[str, Floats]:
@@ -165,7 +220,7 @@ def _bootstrap_ece(
 
 
 def _flags(
-    table: dict[str, Floats], mc_diff: Floats | None, n_obs: int
+    table: dict[str, Floats], mc_diff: Floats | None, n_obs: int, n_inf: NDArray[np.int64]
 ) -> tuple[list[str], list[int]]:
     """``diag`` text per model, and the rows whose Monte Carlo error is not small."""
     d, se = table["d_nll"], table["d_se"]
@@ -173,6 +228,8 @@ def _flags(
     diag, noisy = [], []
     for j in range(d.size):
         flags = []
+        if n_inf[j]:
+            flags.append(f"p = 0 on {int(n_inf[j])} rows")
         if j != best:
             if n_obs < SMALL_N:
                 flags.append(f"N < {SMALL_N}")
@@ -231,13 +288,14 @@ def comparison_table(
     (['a', 'b'], [0.0, 0.25])
     """
     names = list(scores)
-    order = np.argsort([scores[n].pointwise["nll"].mean() for n in names], kind="stable")
+    order = _nll_order([scores[n].pointwise["nll"] for n in names])
     names = [names[i] for i in order]
     rows = [scores[n] for n in names]
     n_obs = int(rows[0].pointwise["nll"].size)
-    nll = _paired([r.pointwise["nll"] for r in rows], 1)
+    nll, n_inf = _paired_nll([r.pointwise["nll"] for r in rows])
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(nll["d_se"] > 0, nll["d_"] / nll["d_se"], np.nan)
+    z = np.where(np.isposinf(nll["d_"]), np.inf, z)  # more zero-probability rows: worse
     cols: dict[str, Floats] = {
         "nll": nll[""],
         "se": nll["_se"],
@@ -261,6 +319,8 @@ def comparison_table(
         cols[f"d_{metric}"] = part["d_"]
         cols[f"d_{metric}_se"] = part["d_se"]
         cols[f"p_worse_{metric}"] = _p_worse(part["d_"], part["d_se"])
+        if metric == "nll":
+            cols["p_worse_nll"] = np.where(np.isposinf(part["d_"]), 1.0, cols["p_worse_nll"])
     mc_diff = None
     if all(r.nll_mcse is not None for r in rows):
         mcse = np.array([r.nll_mcse for r in rows], dtype=np.float64)
@@ -268,7 +328,18 @@ def comparison_table(
         # Independent posteriors: Monte Carlo variances add (0 for the best row itself).
         mc_diff = np.where(np.arange(mcse.size) == best, 0.0, np.hypot(mcse, mcse[best]))
         cols["nll_mcse"], cols["d_nll_mcse"] = mcse, mc_diff
-    diag, noisy = _flags(cols, mc_diff, n_obs)
+    diag, noisy = _flags(cols, mc_diff, n_obs, n_inf)
+    if n_inf.any():
+        zeros = ", ".join(f"{names[j]!r}: {int(n_inf[j])}" for j in np.flatnonzero(n_inf))
+        warnings.warn(
+            "Some models give probability 0 to the true class of some rows, so their NLL is "
+            f"infinite (rows per model: {zeros}). They are ranked by how many such rows they "
+            "have, then by NLL on the rows every model predicts with non-zero probability, "
+            "and d_nll is taken over those rows (inf for a model with more zero rows than "
+            "the best). Clip or smooth the probabilities if a zero is not meant.",
+            ComparisonWarning,
+            stacklevel=stacklevel,
+        )
     if noisy and mc_diff is not None:
         detail = ", ".join(
             f"{names[j]!r}: d_nll_mcse = {mc_diff[j]:.3g}, d_nll = {cols['d_nll'][j]:.3g}, "
@@ -283,6 +354,7 @@ def comparison_table(
             stacklevel=stacklevel,
         )
     data: dict[str, Any] = {k: ((MODEL,), v) for k, v in cols.items()}
+    data["n_zero_prob"] = ((MODEL,), n_inf)
     data["diag"] = ((MODEL,), np.array(diag, dtype=object))
     return xr.Dataset(
         data,
@@ -295,7 +367,8 @@ def comparison_table(
             "p_worse": "Phi(d / d_se): probability the model is worse than the best",
             "diag": (
                 f"N < {SMALL_N}; |d_nll| < {CLOSE_SE:g} d_se; nll_mcse not small: "
-                f"d_nll_mcse > max({MCSE_OF_SE:g} d_se, {MCSE_OF_DIFF:g} |d_nll|)"
+                f"d_nll_mcse > max({MCSE_OF_SE:g} d_se, {MCSE_OF_DIFF:g} |d_nll|); "
+                "p = 0 on k rows: the true class has probability 0 (NLL inf)"
             ),
         },
     )
