@@ -49,10 +49,15 @@ def scaled_squares(X: Floats, size: Floats, unit_mean: Floats) -> Floats:
 def encode(y: NDArray[np.generic], classes: NDArray[np.generic]) -> tuple[NDArray[np.int64], int]:
     """Class indices of labels ``y`` by value, and the first row whose label is unknown (-1).
 
+    An unknown label's index is meaningless: the caller refuses the data when the row is
+    not -1.
+
     Examples
     --------
-    >>> encode(np.array(["b", "a", "c"]), np.array(["a", "b"]))
-    (array([1, 0, 0]), 2)
+    >>> encode(np.array(["b", "a", "c"]), np.array(["a", "b"]))[1]
+    2
+    >>> encode(np.array(["b", "a", "b"]), np.array(["a", "b"]))
+    (array([1, 0, 1]), -1)
     """
     idx = np.searchsorted(classes, y)
     idx = np.clip(idx, 0, classes.size - 1)

@@ -243,8 +243,16 @@ def test_laplace_fits_feed_every_scoring_calibration_and_comparison_function():
 @pytest.mark.parametrize(
     "labels, error, match",
     [
-        (np.array(["a", None] * 15, dtype=object), ValueError, r"missing label at row 1 \(None\)"),
-        (np.array(["a", np.nan] * 15, dtype=object), ValueError, r"Input contains NaN"),
+        (
+            np.array(["a", None] * 15, dtype=object),
+            ValueError,
+            r"missing label \(None\) at row 1 and 14 more",
+        ),
+        (
+            np.array(["a", np.nan] * 15, dtype=object),
+            ValueError,
+            r"Input y contains NaN at row 1 and 14 more",
+        ),
         (
             np.array(["a", 1] * 15, dtype=object),
             TypeError,

@@ -137,7 +137,7 @@ def fitted():
             method="laplace", draws=200, fit_kwargs=quiet
         ).fit(X_train, y_train),
         "nuts": bs.BayesianLogisticClassifier(
-            draws=150, tune=150, random_seed=1, fit_kwargs=quiet
+            method="nuts", draws=150, tune=150, random_seed=1, fit_kwargs=quiet
         ).fit(X_train, y_train),
         LR: LogisticRegression(max_iter=5000).fit(X_train, y_train),
     }

@@ -83,6 +83,7 @@ def test_fit_passes_every_flag_and_equals_the_api(files):
     out = root / "nuts.nc"
     invoke(
         "fit", "--data", root / "train.csv", "--target", "label", "--kind", "logistic",
+        "--method", "nuts",
         "--draws", "100", "--tune", "100", "--sampler", "nutpie", "--target-accept", "0.9",
         "--cores", "1", "--quiet", "--out", out,
     )  # fmt: skip
