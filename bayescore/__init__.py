@@ -79,6 +79,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "ComparisonWarning",
         "nll_crosscheck",
         "NLLCrosscheck",
+        "selective_risk",
+        "decide",
     ),
     "reporting": ("report",),
 }

@@ -7,10 +7,12 @@ per-observation differences,
 .. math:: \mathrm{SE}(\Delta) = \mathrm{sd}_n\big(\mathrm{NLL}_{mn} - \mathrm{NLL}_{bn}\big)
           / \sqrt{N},
 
-which is usually far smaller than either model's own SE. ``prob_better`` is the normal
-approximation :math:`\Phi(\Delta / \mathrm{SE}(\Delta))` of the probability that the best
-model is truly better than model m. The same holds for every metric of ``metrics=``
-(:func:`compare`); the ECE gets a paired bootstrap.
+which is usually far smaller than either model's own SE. ``p_worse_nll`` is the normal
+approximation :math:`\Phi(\Delta / \mathrm{SE}(\Delta))` of the probability that model m is
+truly worse than the best. The same holds for every metric of ``metrics=``
+(:func:`compare`); the ECE gets a paired bootstrap, the AURC influence-function
+pseudo-values. Differences below the inputs' numerical floor are "no difference", and the
+Monte Carlo error of a difference is paired when the models' draws are.
 
 Any model's posterior can be compared: bayescore and scikit-learn estimators, arrays of
 draws or probabilities, and ArviZ results (``xarray.DataTree``) from PyMC or Bambi.
@@ -28,7 +30,8 @@ import xarray as xr
 from bayescore._array import binning
 from bayescore._datatree import is_tree
 from bayescore._names import CLASS
-from bayescore._validation import N_BINS, Interval, validate_params
+from bayescore._validation import N_BINS, Interval, Options, validate_params
+from bayescore.comparison._selective import BY, SCORES, area_pseudo_values_of
 from bayescore.comparison._table import ModelScores, check_metrics, comparison_table
 from bayescore.scoring import pointwise_scores
 
@@ -62,9 +65,10 @@ def _var_name(var_name: str | Mapping[str, str] | None, name: str) -> str | None
 
 
 def _model_scores(
-    name: str, pw: Any, metrics: tuple[str, ...], n_bins: int
+    name: str, pw: Any, metrics: tuple[str, ...], n_bins: int, aurc: tuple[str, str]
 ) -> tuple[ModelScores, dict[str, float]]:
     """One model's table inputs, and its brier/ece/accuracy columns."""
+    mc = {"nll_mcse": pw.nll_mcse, "precision": pw.precision, "nll_mc": pw.nll_mc}
     if pw.mean_probs is None:  # a pointwise log-likelihood: NLL only
         needs = [m for m in metrics if m != "nll"]
         if needs:
@@ -74,7 +78,7 @@ def _model_scores(
                 "var_name= naming the model's probability variable."
             )
         nan = float("nan")
-        return ModelScores({"nll": pw.values["nll"]}, nll_mcse=pw.nll_mcse), {
+        return ModelScores({"nll": pw.values["nll"]}, **mc), {
             "brier": nan,
             "ece": nan,
             "accuracy": nan,
@@ -82,14 +86,22 @@ def _model_scores(
     conf, correct = binning.top_label(pw.mean_probs, pw.y_idx)
     ece = binning.ece_mce(conf, correct, n_bins).ece
     pointwise = {k: pw.values[k] for k in ("nll", "brier", "spherical", "accuracy")}
-    return ModelScores(pointwise, conf, correct, ece, pw.nll_mcse), {
+    if "aurc" in metrics:
+        by, score = aurc
+        try:
+            pointwise["aurc"] = area_pseudo_values_of(pw, by=by, score=score)
+        except ValueError as exc:
+            raise ValueError(f"Model {name!r}: {exc} (aurc_by={by!r} of compare)") from None
+    return ModelScores(pointwise, conf, correct, ece, **mc), {
         "brier": float(pw.values["brier"].mean()),
         "ece": ece,
         "accuracy": float(pw.values["accuracy"].mean()),
     }
 
 
-@validate_params({"n_bins": N_BINS, "n_boot": N_BOOT})
+@validate_params(
+    {"n_bins": N_BINS, "n_boot": N_BOOT, "aurc_by": Options(BY), "aurc_score": Options(SCORES)}
+)
 def compare(
     models: dict[str, Any],
     y: Any,
@@ -102,6 +114,8 @@ def compare(
     random_seed: int | None = 0,
     var_name: str | Mapping[str, str] | None = None,
     group: str | None = None,
+    aurc_by: str = "total",
+    aurc_score: str = "nll",
 ) -> xr.Dataset:
     r"""Rank models by held-out posterior predictive NLL, with paired SEs for every metric.
 
@@ -125,8 +139,8 @@ def compare(
     X : array-like, optional
         Held-out features, needed for estimators.
     metrics : str or tuple of str, default ("nll", "brier", "ece")
-        Among ``nll``, ``brier``, ``ece`` (lower is better), ``spherical``, ``accuracy``
-        (higher is better). ``nll`` is always included: the table is ranked by it.
+        Among ``nll``, ``brier``, ``ece``, ``aurc`` (lower is better), ``spherical``,
+        ``accuracy`` (higher is better). ``nll`` is always included: the table is ranked by it.
     labels : array-like, optional
         Class order of array inputs whose ``y`` holds labels.
     n_bins : int, default 15
@@ -142,24 +156,41 @@ def compare(
         variable. A dict gives one per model.
     group : str, optional
         DataTree models: the group holding ``var_name``, when it is in several.
+    aurc_by, aurc_score : str, default "total" and "nll"
+        Uncertainty measure and per-row score of the ``aurc`` metric
+        (:func:`bayescore.selective_risk`); its SEs come from influence-function
+        pseudo-values per row, paired across models.
 
     Returns
     -------
     Dataset over dim ``model``, sorted by ``nll`` (best first)
-        ``nll`` and ``se``; ``d_nll`` (difference to the best, >= 0) and ``d_se`` (SE of the
-        paired per-observation differences); ``z = d_nll / d_se``; ``prob_better``
-        (normal-approximation probability that the best model is truly better); ``brier``,
-        ``ece`` and ``accuracy`` of the draw-averaged probabilities (NaN for a
-        log-likelihood). For each metric ``m``: ``m``, ``m_se``, ``d_m``, ``d_m_se``,
-        ``p_worse_m`` (so ``nll_se``, ``d_nll_se`` and ``p_worse_nll`` repeat ``se``,
-        ``d_se`` and ``prob_better``). ``nll_mcse``: Monte Carlo SE of each model's NLL from
-        its finite draws (batch means within chains; 0 for point probabilities, NaN for an
-        infinite NLL) and ``d_nll_mcse``, that of the difference to the best,
+        For each metric ``m`` of ``metrics``: ``m`` (its value), ``m_se`` (SE over
+        observations), ``d_m`` (difference to the best model on ``m``, oriented so that
+        ``>= 0`` means worse), ``d_m_se`` (SE of the paired per-observation differences;
+        paired bootstrap for the ECE) and ``p_worse_m`` (probability that the model is
+        worse than the best on ``m``: NaN on the best row, 0.5 where the difference is below
+        the numerical floor of the inputs). ``brier``, ``ece`` and ``accuracy`` of the
+        draw-averaged probabilities are always there (NaN for a log-likelihood).
+        ``nll_mcse``: Monte Carlo SE of each model's NLL from its finite draws (batch means
+        within chains; 0 for point probabilities, NaN for an infinite NLL);
+        ``d_nll_mcse``: that of the difference to the best, from paired per-draw-block
+        differences when the two models have the same number of chains and draws, else
         :math:`\sqrt{\mathrm{mcse}^2 + \mathrm{mcse}_\mathrm{best}^2}`. ``diag``: flags per
-        model, ``N < 100``, ``|d_nll| < 2 d_se``, and ``nll_mcse not small`` when
-        ``d_nll_mcse`` exceeds both ``d_se / 4`` and ``|d_nll| / 10`` (this one also warns,
-        :class:`~bayescore.comparison.ComparisonWarning`).
+        model, ``no difference`` (rounding noise, :math:`|d| \le 16\,\epsilon\,
+        \overline{(1 + |s_m| + |s_b|)}`, or the same forecasts, every row's scores within
+        :math:`\sqrt\epsilon\,(1 + |s_m| + |s_b|)`; :math:`\epsilon` the inputs' machine
+        epsilon),
+        ``N < 100``, ``|d_nll| < 2 d_se`` and ``nll_mcse not small`` (more draws could
+        carry :math:`|d|` across :math:`2\,\mathrm{SE}`; this one also warns,
+        :class:`~bayescore.comparison.ComparisonWarning`, at the caller's line).
         ``.to_pandas()`` gives a table.
+
+        .. deprecated:: 0.3
+            ``se``, ``d_se``, ``prob_better`` and ``z`` are kept for one release and
+            removed in 0.4: use ``nll_se``, ``d_nll_se``, ``p_worse_nll`` and
+            ``d_nll / d_nll_se``. ``prob_better`` on a model's row is the probability that
+            the *best* model is better than this one (the same number as ``p_worse_nll``),
+            not that this model is better. Each carries ``attrs["deprecated"]``.
 
     Raises
     ------
@@ -197,7 +228,7 @@ def compare(
             var_name=_var_name(var_name, name) if tree else None,
             group=group if tree else None,
         )
-        scores[name], extra[name] = _model_scores(name, pw, chosen, n_bins)
+        scores[name], extra[name] = _model_scores(name, pw, chosen, n_bins, (aurc_by, aurc_score))
     if (var_name is not None or group is not None) and not trees:
         raise TypeError("var_name= and group= apply to DataTree models; none was given.")
     sizes = {n: s.pointwise["nll"].size for n, s in scores.items()}
@@ -210,5 +241,5 @@ def compare(
         n_bins=n_bins,
         n_boot=n_boot,
         random_seed=random_seed,
-        stacklevel=4,  # comparison_table, compare, validate_params' wrapper, the caller
+        attrs={"aurc": f"by={aurc_by}, score={aurc_score}"} if "aurc" in chosen else None,
     )
