@@ -4,8 +4,9 @@ Held-out comparison with paired standard errors (:func:`compare`), K-fold
 cross-validation on identical folds (:func:`cross_validate`), PSIS-LOO and WAIC
 (:func:`loo`, :func:`waic`, :func:`loo_compare`) and the cross-check of the three
 (:func:`nll_crosscheck`); uncertainty put to use: selective prediction
-(:func:`selective_risk`) and Bayes-optimal decisions under costs (:func:`decide`). The comparison table itself (``comparison._table``)
-is on the scoring side: it never imports the fitting engine.
+(:func:`selective_risk`) and Bayes-optimal decisions under costs (:func:`decide`). The
+comparison table itself (``comparison._table``) is on the scoring side: it never imports
+the fitting engine.
 """
 
 from __future__ import annotations

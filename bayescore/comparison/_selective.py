@@ -177,7 +177,7 @@ def _per_draw(
         if picked.any():
             curves[picked] = S.risk_curve(sorted_scores[curve_rows[picked] - start])
     q = [(1 - level) / 2, (1 + level) / 2]
-    bounds = {kind: np.quantile(a, q) for kind, a in areas.items()}
+    bounds: dict[str, np.ndarray] = {str(kind): np.quantile(a, q) for kind, a in areas.items()}
     return bounds, np.quantile(curves, q, axis=0), int(curve_rows.size)
 
 

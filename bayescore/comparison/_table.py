@@ -428,9 +428,7 @@ def comparison_table(
     data: dict[str, Any] = {k: ((MODEL,), v) for k, v in cols.items()}
     data["diag"] = ((MODEL,), np.array(diag, dtype=object))
     for alias, values in aliases.items():
-        note = (
-            f"deprecated alias of {DEPRECATED_ALIASES[alias]} (kept in 0.3, removed in 0.4)"
-        )
+        note = f"deprecated alias of {DEPRECATED_ALIASES[alias]} (kept in 0.3, removed in 0.4)"
         data[alias] = ((MODEL,), values.copy(), {"deprecated": note})
     table_attrs: dict[str, Any] = {
         "units": units,
