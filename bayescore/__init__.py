@@ -67,7 +67,13 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "CalibratedBayesianClassifier",
     ),
     "diagnostics": ("diagnose", "Diagnosis", "ConvergenceWarning"),
-    "plots": ("reliability_diagram", "recalibration_plot", "comparison_chart", "elbo_trace"),
+    "plots": (
+        "reliability_diagram",
+        "recalibration_plot",
+        "comparison_chart",
+        "elbo_trace",
+        "risk_coverage_plot",
+    ),
     "comparison": (
         "compare",
         "cross_validate",
