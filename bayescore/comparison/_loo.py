@@ -111,7 +111,9 @@ def _external_log_likelihood(
         ll = np.log(true_class(np.asarray(d.values, dtype=np.float64), d.y_idx))
     dims = [dim for dim in probs.dims if dim != CLASS]
     shape = [probs.sizes[dim] for dim in dims]
-    return xr.DataArray(ll.reshape(shape), dims=dims, coords=probs.drop_vars(CLASS).coords)
+    # A Bernoulli P(y = 1) has a class dim without a class coordinate (Bambi's ``p``).
+    coords = {k: c for k, c in probs.coords.items() if CLASS not in c.dims and k != CLASS}
+    return xr.DataArray(ll.reshape(shape), dims=dims, coords=coords)
 
 
 def _with_log_likelihood(
