@@ -88,10 +88,13 @@ def _model_scores(
     pointwise = {k: pw.values[k] for k in ("nll", "brier", "spherical", "accuracy")}
     if "aurc" in metrics:
         by, score = aurc
-        try:
-            pointwise["aurc"] = area_pseudo_values_of(pw, by=by, score=score)
-        except ValueError as exc:
-            raise ValueError(f"Model {name!r}: {exc} (aurc_by={by!r} of compare)") from None
+        if by == "epistemic" and pw.n_draws == 1:
+            raise ValueError(
+                f"Model {name!r} has point probabilities, which carry no epistemic "
+                "uncertainty: the 'aurc' metric with aurc_by='epistemic' needs posterior "
+                "draws. Pass draws, or aurc_by='total' or aurc_by='max_prob'."
+            )
+        pointwise["aurc"] = area_pseudo_values_of(pw, by=by, score=score)
     return ModelScores(pointwise, conf, correct, ece, **mc), {
         "brier": float(pw.values["brier"].mean()),
         "ece": ece,
