@@ -410,8 +410,9 @@ def risk_coverage_plot(
             label=f"random ({area.upper()} {float(first[f'{area}_random']):.3g})",
         )
     score = first.attrs.get("score", "score")
-    by = first.attrs.get("by", "")
-    ax.set_xlabel(f"coverage (share of rows kept, most certain by {by} first)")
+    kinds = {sr.attrs.get("by") for sr in curves.values()}
+    by = f" by {kinds.pop()}" if len(kinds) == 1 else ""
+    ax.set_xlabel(f"coverage (share of rows kept, most certain{by} first)")
     ax.set_ylabel(f"{'generalised' if generalized else 'selective'} risk ({score})")
     ax.set_xlim(0, 1)
     ax.legend(fontsize=8)
