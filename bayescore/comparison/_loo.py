@@ -116,6 +116,27 @@ def _external_log_likelihood(
     return xr.DataArray(ll.reshape(shape), dims=dims, coords=coords)
 
 
+def _draws_log_likelihood(draws: Any, y: Any, labels: Any) -> xr.DataArray:
+    """``log p_sn(y_n)`` ``(chain, draw, obs)`` of draws (S, N, K), (C, D, N, K) or a DataArray."""
+    if y is None:
+        raise ValueError(
+            "loo of posterior draws needs the training labels y= to score them (log p(y_n) "
+            "per draw)."
+        )
+    d = prepare_draws(y, draws, labels=labels, name="draws")
+    if d.n_draws < 2:
+        raise ValueError(
+            "loo needs posterior draws (chain, draw, obs, class); point probabilities have "
+            "no posterior to leave a row out of."
+        )
+    reduce_draws(d, frozenset(), name="draws")  # checks every row is a probability
+    assert d.y_idx is not None
+    with np.errstate(divide="ignore"):
+        ll = np.log(true_class(np.asarray(d.values, dtype=np.float64), d.y_idx))
+    n_draws = d.n_draws // d.n_chains
+    return xr.DataArray(ll.reshape(d.n_chains, n_draws, d.n_obs), dims=(CHAIN, DRAW, OBS))
+
+
 def _with_log_likelihood(
     obj: Any, var_name: str | None = None, y: Any = None, labels: Any = None
 ) -> xr.DataTree:
@@ -127,10 +148,14 @@ def _with_log_likelihood(
         ll = log_likelihood_draws(idata).drop_vars(OBS)
     elif is_tree(idata):
         ll = _external_log_likelihood(idata, var_name, y, labels)
+    elif isinstance(obj, xr.DataArray | np.ndarray | list):
+        # Posterior draws of the training rows' class probabilities, as score takes them.
+        ll = _draws_log_likelihood(obj, y, labels)
+        return xr.DataTree.from_dict({LOG_LIKELIHOOD: xr.Dataset({"y": ll})})
     else:
         raise TypeError(
-            "loo needs a fitted bayescore estimator or an ArviZ DataTree (PyMC, Bambi); got "
-            f"{type(obj).__name__}."
+            "loo needs a fitted bayescore estimator, an ArviZ DataTree (PyMC, Bambi) or "
+            f"posterior draws of the training rows' probabilities; got {type(obj).__name__}."
         )
     groups = {LOG_LIKELIHOOD: xr.Dataset({"y": ll})}
     if has_group(idata, POSTERIOR):
@@ -259,7 +284,10 @@ def loo(
 
     Parameters
     ----------
-    estimator_or_idata : fitted bayescore estimator or DataTree
+    estimator_or_idata : fitted bayescore estimator, DataTree or posterior draws
+        Posterior draws of the *training* rows' class probabilities (``(S, N, K)``,
+        ``(C, D, N, K)`` or a DataArray ``(chain, draw, obs, class)``) need ``y=``; without
+        a posterior group the draws are taken as independent (``r_eff = 1``).
     var_name : str, optional
         A variable of the ``log_likelihood`` group, or of class probabilities in
         ``posterior`` (e.g. Bambi's ``"p"``); default the single ``log_likelihood``
@@ -347,7 +375,11 @@ def loo(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ArviZ's k warning, re-said below
         if size is not None:
-            extra = {} if ratios is None else {"log_p": ratios, "log_q": xr.zeros_like(ratios)}
+            extra: dict[str, Any] = {}
+            if ratios is not None:
+                extra = {"log_p": ratios, "log_q": xr.zeros_like(ratios)}
+            if not has_group(idata, POSTERIOR):
+                extra["reff"] = 1.0
             result = arviz_stats.loo_subsample(
                 idata, size, pointwise=True, seed=random_seed, **extra
             )
@@ -358,8 +390,12 @@ def loo(
             result = arviz_stats.loo_approximate_posterior(
                 idata, log_p=ratios, log_q=xr.zeros_like(ratios), pointwise=True
             )
-        else:
+        elif has_group(idata, POSTERIOR):
             result = arviz_stats.loo(idata, pointwise=True)
+        else:
+            # No posterior to estimate the draws' relative efficiency from (a log-likelihood
+            # group or draws alone): r_eff = 1, the draws taken as independent.
+            result = arviz_stats.loo(idata, pointwise=True, reff=1.0)
         if reloo:
             refitted = np.flatnonzero(np.asarray(result.pareto_k.values) > k_threshold)
             if refitted.size:

@@ -147,6 +147,38 @@ def test_bernoulli_p_without_a_class_dim_matches_arviz_on_the_same_log_likelihoo
     np.testing.assert_allclose(ours.pareto_k.values, ref.pareto_k.values, rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["ndarray", "DataArray", "log-likelihood tree"])
+def test_draws_and_a_bare_log_likelihood_give_psis_loo_with_independent_draws(kind):
+    # What score accepts, loo accepts: draws of the training rows' probabilities with y, or
+    # a DataTree holding only a log_likelihood group. No posterior: r_eff = 1.
+    rng = np.random.default_rng(6)
+    n = 50
+    y = rng.integers(0, 3, n)
+    z = rng.normal(0, 1, (2, 80, n, 3)) + 2.0 * np.eye(3)[y]
+    p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    ll = np.log(p[..., np.arange(n), y])
+    ref_tree = xr.DataTree.from_dict(
+        {"log_likelihood": xr.Dataset({"y": (("chain", "draw", "obs"), ll)})}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = arviz_stats.loo(ref_tree, pointwise=True, reff=1.0)
+        if kind == "ndarray":
+            ours = bs.loo(p, y=y)
+        elif kind == "DataArray":
+            labels = np.array(["x", "y", "z"])
+            da = xr.DataArray(p, dims=("chain", "draw", "obs", "class"), coords={"class": labels})
+            ours = bs.loo(da, y=labels[y])
+        else:
+            ours = bs.loo(ref_tree)
+    assert ours.elpd == pytest.approx(ref.elpd, rel=1e-12)
+    np.testing.assert_allclose(ours.elpd_i.values, ref.elpd_i.values, rtol=1e-12)
+    np.testing.assert_allclose(ours.pareto_k.values, ref.pareto_k.values, rtol=1e-12)
+    # By hand where PSIS changes nothing: the lppd bounds the LOO elpd from above.
+    lppd = logsumexp(ll.reshape(-1, n), axis=0) - np.log(160)
+    assert np.all(ours.elpd_i.values <= lppd + 1e-9)
+
+
 def test_subsampled_loo_is_arviz_loo_subsample_with_the_same_ratios(laplace_fit):
     X, y, clf = laplace_fit
     from bayescore.inference.importance import log_ratios
@@ -187,11 +219,14 @@ def test_subsampled_loo_is_arviz_loo_subsample_with_the_same_ratios(laplace_fit)
         ({"subsample": 0}, ValueError, "'subsample' parameter of loo must be an int >= 1"),
         ({"reloo": "yes"}, TypeError, "'reloo' parameter of loo must be True or False"),
         ({"k_threshold": "high"}, TypeError, "'k_threshold' parameter of loo"),
+        ({"draws": True}, ValueError, "loo of posterior draws needs the training labels y="),
     ],
 )
 def test_bad_arguments_are_named(laplace_fit, kwargs, error, match):
     _, _, clf = laplace_fit
     target = clf.idata_ if kwargs.pop("tree", False) else clf
+    if kwargs.pop("draws", False):
+        target = clf.predict_proba_draws(np.zeros((3, 3)))
     with pytest.raises(error, match=match):
         bs.loo(target, **kwargs)
 
