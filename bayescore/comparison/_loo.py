@@ -14,8 +14,9 @@ Three refinements make :func:`loo` trustworthy wherever plain PSIS-LOO is not:
   the first two terms. Fits whose draws target the posterior (NUTS, importance-resampled
   multi-path Pathfinder) use plain PSIS-LOO.
 - **Exact refits** (``reloo=True``): the rows whose Pareto :math:`\hat k` exceeds
-  ``k_threshold`` (default: arviz-stats' sample-size dependent ``good_k``) are left out one at a time and the estimator (cloned with the same
-  parameters) refitted without each; the row's elpd is then exact,
+  ``k_threshold`` (default: arviz-stats' sample-size dependent ``good_k``) are left out
+  one at a time and the estimator (cloned with the same parameters) refitted without each;
+  the row's elpd is then exact,
   :math:`\log \frac1S \sum_s p(y_i \mid \theta^{(-i)}_s)` (Vehtari, Gelman & Gabry 2017,
   §2.1; R loo's ``reloo``, arviz-stats' ``reloo``, which does the bookkeeping here).
 - **Subsampling** for large data: above ``SUBSAMPLE_N`` observations (or when asked) the
@@ -468,15 +469,17 @@ def waic(estimator_or_idata: Any) -> WAIC:
 def loo_compare(models: dict[str, Any]) -> Any:
     """Compare fitted models by PSIS-LOO with arviz-stats' ``compare``.
 
-    The models must be fitted to the same training rows. Returns arviz-stats' DataFrame
+    The models must be fitted to the same training rows. Each model's LOO is
+    :func:`loo`'s (approximate fits weighted by :math:`p/q`). Returns arviz-stats' DataFrame
     (rank, elpd, p, elpd difference with its paired SE ``dse``, ``p_worse``, weight,
     warnings).
     """
     import arviz_stats
 
-    data = {name: _with_log_likelihood(m) for name, m in models.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ArviZ's own k warning, re-said below
+        # Each model's LOO as loo() computes it: p/q weights for approximate fits.
+        data = {name: loo(m, subsample=None) for name, m in models.items()}
         table = arviz_stats.compare(data)
     flagged = [str(n) for n in table.index[table["diag_elpd"].astype(str).str.len() > 0]]
     if flagged:
