@@ -68,7 +68,13 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "CalibratedBayesianClassifier",
     ),
     "diagnostics": ("diagnose", "Diagnosis", "ConvergenceWarning"),
-    "plots": ("reliability_diagram", "recalibration_plot", "comparison_chart", "elbo_trace"),
+    "plots": (
+        "reliability_diagram",
+        "recalibration_plot",
+        "comparison_chart",
+        "elbo_trace",
+        "risk_coverage_plot",
+    ),
     "comparison": (
         "compare",
         "cross_validate",
@@ -80,6 +86,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "ComparisonWarning",
         "nll_crosscheck",
         "NLLCrosscheck",
+        "selective_risk",
+        "decide",
     ),
     "reporting": ("report",),
 }

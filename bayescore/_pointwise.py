@@ -21,7 +21,30 @@ from bayescore._names import CHAIN, OBS
 from bayescore._point_scores import units_of
 from bayescore._validation import check_consistent_length
 
-__all__ = ["PointwiseScores", "pointwise_scores"]
+__all__ = ["NllMonteCarlo", "PointwiseScores", "pointwise_scores"]
+
+
+class NllMonteCarlo(NamedTuple):
+    """What the Monte Carlo SE of an NLL *difference* needs from one model's draws.
+
+    Attributes
+    ----------
+    batch_means : ndarray (M,)
+        Batch means of the linearised per-draw NLL fluctuation
+        (:func:`bayescore._array.scores.ppd_nll_batch_means`).
+    batch_size : int
+        Draws per batch.
+    n_draws : int
+        All draws ``S``.
+    layout : tuple of int
+        ``(chains, draws per chain)``: two models with the same layout have batch means
+        that can be paired draw block by draw block.
+    """
+
+    batch_means: np.ndarray
+    batch_size: int
+    n_draws: int
+    layout: tuple[int, int]
 
 
 class PointwiseScores(NamedTuple):
@@ -50,6 +73,11 @@ class PointwiseScores(NamedTuple):
         in ``y``'s order already.
     rows : ndarray or None
         The forecast's row labels (its ``obs`` coordinate), in the order of the values.
+    precision : float
+        Machine epsilon of the forecasts' dtype (float32 draws: 1.2e-7; float64: 2.2e-16),
+        which sets the numerical floor below which differences are rounding noise.
+    nll_mc : NllMonteCarlo or None
+        Batch means for a paired Monte Carlo SE of a difference (None for one draw).
     """
 
     values: dict[str, np.ndarray]
@@ -60,6 +88,14 @@ class PointwiseScores(NamedTuple):
     nll_mcse: float
     y_rows: np.ndarray | None = None
     rows: np.ndarray | None = None
+    precision: float = float(np.finfo(np.float64).eps)
+    nll_mc: NllMonteCarlo | None = None
+
+
+def _precision(dtype: Any) -> float:
+    """Machine epsilon of a float dtype; float64's for anything else (cast to float64)."""
+    dtype = np.dtype(dtype)
+    return float(np.finfo(dtype).eps) if dtype.kind == "f" else float(np.finfo(np.float64).eps)
 
 
 def _n_labels(y: Any) -> int | None:
@@ -74,11 +110,18 @@ def _from_log_likelihood(y: Any, ll: xr.DataArray, scale: float) -> PointwiseSco
         check_consistent_length(n_labels, values.shape[1], "y", "the log-likelihood")
     n_chains = int(ll.sizes[CHAIN]) if CHAIN in ll.dims else 1
     S = values.shape[0]
-    nll, gibbs, mcse = K.loglik_scores(values, K.batch_layout(n_chains, S // n_chains))
+    batches = K.batch_layout(n_chains, S // n_chains)
+    nll, gibbs, mcse, means = K.loglik_scores(values, batches)
     per_obs = {"nll": nll / scale}
     if S > 1:
         per_obs["gibbs_nll"] = gibbs / scale
-    return PointwiseScores(per_obs, None, None, S, None, mcse / scale)
+    mc = None
+    if means is not None:
+        mc = NllMonteCarlo(means / scale, batches.size, S, (n_chains, S // n_chains))
+    precision = _precision(ll.dtype)
+    return PointwiseScores(
+        per_obs, None, None, S, None, mcse / scale, precision=precision, nll_mc=mc
+    )
 
 
 def pointwise_scores(
@@ -149,4 +192,23 @@ def pointwise_scores(
         per_obs["gibbs_nll"] = -sums.log_p_true / S / scale
     per_obs["epistemic"] = np.maximum(per_obs["total"] - per_obs["aleatoric"], 0.0)
     mcse = K.ppd_nll_mcse(sums) / scale
-    return PointwiseScores(per_obs, mean_probs, y_idx, S, d.classes, mcse, d.y_rows, d.rows)
+    means = K.ppd_nll_batch_means(sums)
+    mc = None
+    if means is not None:
+        layout = (d.n_chains, S // d.n_chains)
+        mc = NllMonteCarlo(means / scale, sums.batch_size, S, layout)
+    # 1-D binary input is widened to float64 on the way in: the floor follows the input.
+    raw_dtype = getattr(getattr(probs_or_draws, "data", probs_or_draws), "dtype", np.float64)
+    precision = max(_precision(d.values.dtype), _precision(raw_dtype))
+    return PointwiseScores(
+        per_obs,
+        mean_probs,
+        y_idx,
+        S,
+        d.classes,
+        mcse,
+        y_rows=d.y_rows,
+        rows=d.rows,
+        precision=precision,
+        nll_mc=mc,
+    )

@@ -24,6 +24,7 @@ __all__ = [
     "plot_reliability_table",
     "recalibration_plot",
     "reliability_diagram",
+    "risk_coverage_plot",
     "table_shares",
 ]
 
@@ -474,5 +475,83 @@ def elbo_trace(idata: Any, ax: Any = None, window: int = 100) -> Any:
     ax.set_ylim(lo, max(history.max(), final) + 0.05 * abs(lo))
     ax.set_xlabel("iteration")
     ax.set_ylabel("ELBO (nats)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def risk_coverage_plot(
+    selective: Any, ax: Any = None, *, generalized: bool = False, baselines: bool = True
+) -> Any:
+    """Risk-coverage curves from :func:`bayescore.selective_risk`, with their baselines.
+
+    Draws only what ``selective_risk`` computed: the selective risk (or, with
+    ``generalized=True``, the generalised risk of Traub et al. 2024) against coverage, the
+    posterior band over draws where there is one, and the oracle and random baselines.
+
+    Parameters
+    ----------
+    selective : Dataset or dict of name -> Dataset
+        From :func:`bayescore.selective_risk`; a dict overlays several models (the
+        baselines of the first are drawn, as they depend on its scores).
+    ax : matplotlib Axes, optional
+    generalized : bool, default False
+        Plot the generalised risk and label the AUGRC instead of the AURC.
+    baselines : bool, default True
+        Draw the oracle (rows sorted by their own score) and random-order baselines.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> import bayescore as bs
+    >>> sr = bs.selective_risk([0, 1, 1, 0], [[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.4, 0.6]])
+    >>> ax = bs.risk_coverage_plot(sr)
+    >>> [line.get_label() for line in ax.get_lines()][:1]
+    ['model (AURC 0.283)']
+    """
+    curves = selective if isinstance(selective, dict) else {"model": selective}
+    if not curves:
+        raise ValueError("risk_coverage_plot needs at least one selective_risk result.")
+    ax = _axes(ax, figsize=(5.5, 4.0))
+    prefix, area = ("generalized_risk", "augrc") if generalized else ("risk", "aurc")
+    first = next(iter(curves.values()))
+    for i, (name, sr) in enumerate(curves.items()):
+        coverage = sr["coverage"].values
+        label = f"{name} ({area.upper()} {float(sr[area]):.3g})"
+        ax.plot(coverage, sr[prefix].values, color=f"C{i}", lw=1.5, label=label)
+        if not generalized and "risk_lower" in sr:
+            ax.fill_between(
+                coverage,
+                sr["risk_lower"].values,
+                sr["risk_upper"].values,
+                color=f"C{i}",
+                alpha=0.15,
+                lw=0,
+                label=f"{name}: {sr.attrs['level']:.0%} over posterior draws",
+            )
+    if baselines:
+        coverage = first["coverage"].values
+        ax.plot(
+            coverage,
+            first[f"{prefix}_oracle"].values,
+            color="0.3",
+            ls=":",
+            label=f"oracle ({area.upper()} {float(first[f'{area}_oracle']):.3g})",
+        )
+        ax.plot(
+            coverage,
+            first[f"{prefix}_random"].values,
+            color="0.5",
+            ls="--",
+            label=f"random ({area.upper()} {float(first[f'{area}_random']):.3g})",
+        )
+    score = first.attrs.get("score", "score")
+    kinds = {sr.attrs.get("by") for sr in curves.values()}
+    by = f" by {kinds.pop()}" if len(kinds) == 1 else ""
+    ax.set_xlabel(f"coverage (share of rows kept, most certain{by} first)")
+    ax.set_ylabel(f"{'generalised' if generalized else 'selective'} risk ({score})")
+    ax.set_xlim(0, 1)
     ax.legend(fontsize=8)
     return ax

@@ -46,7 +46,7 @@ def show(name: str, table) -> None:
         f"\n{name}: {table.attrs['n_obs']} rows, {table.attrs['n_folds']}-fold held-out "
         "posterior predictive NLL (nats, lower is better)"
     )
-    frame = table[["nll", "se", "d_nll", "d_se", "z", "prob_better"]].to_pandas()
+    frame = table[["nll", "nll_se", "d_nll", "d_nll_se", "p_worse_nll", "diag"]].to_pandas()
     print(frame.to_string(float_format=lambda v: f"{v:.4f}"))
 
 

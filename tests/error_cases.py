@@ -327,6 +327,15 @@ CALLS = [
     "bs.report({1: Logistic()}, X, y30, 'r.html')",
     "bs.report(Logistic(), X, y30, 'r.html')",
     "bs.report({'a': Logistic()}, X, y30, 'r.html', level=1.5)",
+    # ------------------------------------------- selective risk, decisions, LOO refits
+    "bs.selective_risk(y, p, by='entropy')",
+    "bs.selective_risk(y, p, score='log')",
+    "bs.selective_risk(y, p, by='epistemic')",
+    "bs.decide(p, [[0, 1, 2], [1, 0, 2]])",
+    "bs.decide(p, [[0, 1], [1, 0]], abstain_cost=np.inf)",
+    "bs.compare({'a': p}, y, metrics=('nll', 'aurc'), aurc_by='epistemic')",
+    "bs.loo(tree, reloo=True)",
+    "bs.nll_crosscheck(Logistic(), X, y30, max_refits=-1)",
 ]
 
 

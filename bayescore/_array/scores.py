@@ -461,36 +461,59 @@ def batch_means_mcse(batch_means: Floats, batch_size: int, n_draws: int) -> floa
     return float(np.sqrt(batch_size * means.var(ddof=1) / n_draws))
 
 
-def ppd_nll_mcse(sums: DrawSums) -> float:
-    r"""Monte Carlo SE of the posterior predictive NLL (mean over observations).
+def ppd_nll_batch_means(sums: DrawSums) -> NDArray[np.float64] | None:
+    r"""Batch means of the linearised per-draw fluctuation of the posterior predictive NLL.
 
     With :math:`m_n = \frac1S\sum_s p_{sn}(y_n)` and
     :math:`\mathrm{NLL} = -\frac1N\sum_n \log m_n`, linearising the log gives the
     fluctuation of the NLL as the mean over draws of
     :math:`g_s = -\frac1N \sum_n p_{sn}(y_n) / m_n`; its batch means come straight from
-    the per-batch sums of :math:`p_{sn}(y_n)` (:func:`batch_means_mcse`). One draw (point
-    probabilities) has no Monte Carlo error: 0.
+    the per-batch sums of :math:`p_{sn}(y_n)`. Two models scored on draws of the same
+    layout (chains x draws) have *paired* batch means: the Monte Carlo SE of their NLL
+    difference is :func:`batch_means_mcse` of the differences of their batch means. None
+    for one draw (point probabilities have no Monte Carlo error).
+
+    Examples
+    --------
+    >>> d = draw_sums(np.array([[[0.8, 0.2]], [[0.6, 0.4]]]), np.array([0]),
+    ...               frozenset({"p_true", "p_true_batches"}), batches=batch_layout(1, 2))
+    >>> ppd_nll_batch_means(d).round(6).tolist()  # -p_s / m with m = 0.7
+    [-1.142857, -0.857143]
     """
     if sums.n_draws == 1:
-        return 0.0
+        return None
     assert sums.p_true is not None and sums.p_true_batches is not None
     b = sums.batch_size
     m = sums.p_true / sums.n_draws
     with np.errstate(divide="ignore", invalid="ignore"):
-        means = -(sums.p_true_batches / (b * m)).mean(axis=1)
-    return batch_means_mcse(means, b, sums.n_draws)
+        return np.asarray(-(sums.p_true_batches / (b * m)).mean(axis=1), dtype=np.float64)
 
 
-def loglik_scores(log_lik: Floats, batches: Batches) -> tuple[Floats, Floats, float]:
-    """Posterior predictive NLL, Gibbs NLL per observation and the NLL's Monte Carlo SE.
+def ppd_nll_mcse(sums: DrawSums) -> float:
+    r"""Monte Carlo SE of the posterior predictive NLL (mean over observations).
+
+    :func:`batch_means_mcse` of :func:`ppd_nll_batch_means`. One draw (point
+    probabilities) has no Monte Carlo error: 0.
+    """
+    means = ppd_nll_batch_means(sums)
+    if means is None:
+        return 0.0
+    return batch_means_mcse(means, sums.batch_size, sums.n_draws)
+
+
+def loglik_scores(
+    log_lik: Floats, batches: Batches
+) -> tuple[Floats, Floats, float, NDArray[np.float64] | None]:
+    """Posterior predictive and Gibbs NLL per observation, the NLL's MCSE and batch means.
 
     From a pointwise log-likelihood ``(S, N)`` of the observed labels, in log space: the
-    same quantities :func:`ppd_nll` and :func:`ppd_nll_mcse` give from probabilities.
+    same quantities :func:`ppd_nll`, :func:`ppd_nll_mcse` and :func:`ppd_nll_batch_means`
+    give from probabilities (batch means None for one draw).
 
     Examples
     --------
     >>> ll = np.log(np.array([[0.9], [0.5]]))
-    >>> nll, gibbs, _ = loglik_scores(ll, batch_layout(1, 2))
+    >>> nll, gibbs, _, _ = loglik_scores(ll, batch_layout(1, 2))
     >>> round(float(nll[0]), 6), round(float(gibbs[0]), 6)  # -log 0.7, -(log .9 + log .5)/2
     (0.356675, 0.399254)
     """
@@ -499,9 +522,10 @@ def loglik_scores(log_lik: Floats, batches: Batches) -> tuple[Floats, Floats, fl
     nll = -log_m
     gibbs = -log_lik.mean(axis=0)
     if S == 1:
-        return nll, gibbs, 0.0
+        return nll, gibbs, 0.0, None
     with np.errstate(invalid="ignore"):
         g = -np.exp(log_lik - log_m).mean(axis=1)
     sums = np.zeros(batches.n_batches)
     add_runs(sums, g, batches.ids)
-    return nll, gibbs, batch_means_mcse(sums / batches.size, batches.size, S)
+    means = sums / batches.size
+    return nll, gibbs, batch_means_mcse(means, batches.size, S), means

@@ -7,10 +7,12 @@ per-observation differences,
 .. math:: \mathrm{SE}(\Delta) = \mathrm{sd}_n\big(\mathrm{NLL}_{mn} - \mathrm{NLL}_{bn}\big)
           / \sqrt{N},
 
-which is usually far smaller than either model's own SE. ``prob_better`` is the normal
-approximation :math:`\Phi(\Delta / \mathrm{SE}(\Delta))` of the probability that the best
-model is truly better than model m. The same holds for every metric of ``metrics=``
-(:func:`compare`); the ECE gets a paired bootstrap.
+which is usually far smaller than either model's own SE. ``p_worse_nll`` is the normal
+approximation :math:`\Phi(\Delta / \mathrm{SE}(\Delta))` of the probability that model m is
+truly worse than the best. The same holds for every metric of ``metrics=``
+(:func:`compare`); the ECE gets a paired bootstrap, the AURC influence-function
+pseudo-values. Differences below the inputs' numerical floor are "no difference", and the
+Monte Carlo error of a difference is paired when the models' draws are.
 
 Any model's posterior can be compared: bayescore and scikit-learn estimators, arrays of
 draws or probabilities, and ArviZ results (``xarray.DataTree``) from PyMC or Bambi.
@@ -29,7 +31,8 @@ from bayescore._array import binning
 from bayescore._datatree import is_tree
 from bayescore._inputs import match_rows, row_labels, rows_in_y_order
 from bayescore._names import CLASS, OBS
-from bayescore._validation import N_BINS, Interval, validate_params
+from bayescore._validation import N_BINS, Interval, Options, validate_params
+from bayescore.comparison._selective import BY, SCORES, area_pseudo_values_of
 from bayescore.comparison._table import ModelScores, check_metrics, comparison_table
 from bayescore.scoring import PointwiseScores, pointwise_scores
 
@@ -123,7 +126,7 @@ def _var_name(var_name: str | Mapping[str, str] | None, name: str) -> str | None
 
 
 def _model_scores(
-    name: str, pw: PointwiseScores, metrics: tuple[str, ...], n_bins: int
+    name: str, pw: PointwiseScores, metrics: tuple[str, ...], n_bins: int, aurc: tuple[str, str]
 ) -> tuple[ModelScores, dict[str, float]]:
     """One model's table inputs, in ``y``'s row order, and its brier/ece/accuracy columns."""
     if pw.mean_probs is None:  # a pointwise log-likelihood: NLL only
@@ -135,7 +138,12 @@ def _model_scores(
                 "var_name= naming the model's probability variable."
             )
         nan = float("nan")
-        return ModelScores({"nll": pw.values["nll"]}, nll_mcse=pw.nll_mcse), {
+        return ModelScores(
+            {"nll": pw.values["nll"]},
+            nll_mcse=pw.nll_mcse,
+            precision=pw.precision,
+            nll_mc=pw.nll_mc,
+        ), {
             "brier": nan,
             "ece": nan,
             "accuracy": nan,
@@ -151,7 +159,26 @@ def _model_scores(
         k: rows_in_y_order(pw.values[k], pw.y_rows)
         for k in ("nll", "brier", "spherical", "accuracy")
     }
-    return ModelScores(pointwise, conf, correct, ece, pw.nll_mcse), {
+    if "aurc" in metrics:
+        by, score = aurc
+        if by == "epistemic" and pw.n_draws == 1:
+            raise ValueError(
+                f"Model {name!r} has point probabilities, which carry no epistemic "
+                "uncertainty: the 'aurc' metric with aurc_by='epistemic' needs posterior "
+                "draws. Pass draws, or aurc_by='total' or aurc_by='max_prob'."
+            )
+        pointwise["aurc"] = rows_in_y_order(
+            area_pseudo_values_of(pw, by=by, score=score), pw.y_rows
+        )
+    return ModelScores(
+        pointwise,
+        conf,
+        correct,
+        ece,
+        nll_mcse=pw.nll_mcse,
+        precision=pw.precision,
+        nll_mc=pw.nll_mc,
+    ), {
         "brier": float(pw.values["brier"].mean()),
         "ece": ece,
         "accuracy": float(pw.values["accuracy"].mean()),
@@ -195,7 +222,15 @@ def _check_rows(rows: dict[str, Any]) -> None:
             )
 
 
-@validate_params({"n_bins": N_BINS, "n_boot": N_BOOT, "random_seed": SEED})
+@validate_params(
+    {
+        "n_bins": N_BINS,
+        "n_boot": N_BOOT,
+        "random_seed": SEED,
+        "aurc_by": Options(BY),
+        "aurc_score": Options(SCORES),
+    }
+)
 def compare(
     models: dict[str, Any],
     y: Any,
@@ -208,6 +243,8 @@ def compare(
     random_seed: int | None = 0,
     var_name: str | Mapping[str, str] | None = None,
     group: str | None = None,
+    aurc_by: str = "total",
+    aurc_score: str = "nll",
 ) -> xr.Dataset:
     r"""Rank models by held-out posterior predictive NLL, with paired SEs for every metric.
 
@@ -236,8 +273,8 @@ def compare(
     X : array-like, optional
         Held-out features, needed for estimators.
     metrics : str or tuple of str, default ("nll", "brier", "ece")
-        Among ``nll``, ``brier``, ``ece`` (lower is better), ``spherical``, ``accuracy``
-        (higher is better). ``nll`` is always included: the table is ranked by it.
+        Among ``nll``, ``brier``, ``ece``, ``aurc`` (lower is better), ``spherical``,
+        ``accuracy`` (higher is better). ``nll`` is always included: the table is ranked by it.
     labels : array-like, optional
         Class order of array inputs whose ``y`` holds labels. Fitted models and DataArrays
         with a ``class`` coordinate name their own classes; a ``labels=`` that disagrees
@@ -255,24 +292,41 @@ def compare(
         variable. A dict gives one per model.
     group : str, optional
         DataTree models: the group holding ``var_name``, when it is in several.
+    aurc_by, aurc_score : str, default "total" and "nll"
+        Uncertainty measure and per-row score of the ``aurc`` metric
+        (:func:`bayescore.selective_risk`); its SEs come from influence-function
+        pseudo-values per row, paired across models.
 
     Returns
     -------
     Dataset over dim ``model``, sorted by ``nll`` (best first)
-        ``nll`` and ``se``; ``d_nll`` (difference to the best, >= 0) and ``d_se`` (SE of the
-        paired per-observation differences); ``z = d_nll / d_se``; ``prob_better``
-        (normal-approximation probability that the best model is truly better); ``brier``,
-        ``ece`` and ``accuracy`` of the draw-averaged probabilities (NaN for a
-        log-likelihood). For each metric ``m``: ``m``, ``m_se``, ``d_m``, ``d_m_se``,
-        ``p_worse_m`` (so ``nll_se``, ``d_nll_se`` and ``p_worse_nll`` repeat ``se``,
-        ``d_se`` and ``prob_better``). ``nll_mcse``: Monte Carlo SE of each model's NLL from
-        its finite draws (batch means within chains; 0 for point probabilities, NaN for an
-        infinite NLL) and ``d_nll_mcse``, that of the difference to the best,
+        For each metric ``m`` of ``metrics``: ``m`` (its value), ``m_se`` (SE over
+        observations), ``d_m`` (difference to the best model on ``m``, oriented so that
+        ``>= 0`` means worse), ``d_m_se`` (SE of the paired per-observation differences;
+        paired bootstrap for the ECE) and ``p_worse_m`` (probability that the model is
+        worse than the best on ``m``: NaN on the best row, 0.5 where the difference is below
+        the numerical floor of the inputs). ``brier``, ``ece`` and ``accuracy`` of the
+        draw-averaged probabilities are always there (NaN for a log-likelihood).
+        ``nll_mcse``: Monte Carlo SE of each model's NLL from its finite draws (batch means
+        within chains; 0 for point probabilities, NaN for an infinite NLL);
+        ``d_nll_mcse``: that of the difference to the best, from paired per-draw-block
+        differences when the two models have the same number of chains and draws, else
         :math:`\sqrt{\mathrm{mcse}^2 + \mathrm{mcse}_\mathrm{best}^2}`. ``diag``: flags per
-        model, ``N < 100``, ``|d_nll| < 2 d_se``, and ``nll_mcse not small`` when
-        ``d_nll_mcse`` exceeds both ``d_se / 4`` and ``|d_nll| / 10`` (this one also warns,
-        :class:`~bayescore.comparison.ComparisonWarning`).
+        model, ``no difference`` (rounding noise, :math:`|d| \le 16\,\epsilon\,
+        \overline{(1 + |s_m| + |s_b|)}`, or the same forecasts, every row's scores within
+        :math:`\sqrt\epsilon\,(1 + |s_m| + |s_b|)`; :math:`\epsilon` the inputs' machine
+        epsilon),
+        ``N < 100``, ``|d_nll| < 2 d_se`` and ``nll_mcse not small`` (more draws could
+        carry :math:`|d|` across :math:`2\,\mathrm{SE}`; this one also warns,
+        :class:`~bayescore.comparison.ComparisonWarning`, at the caller's line).
         ``.to_pandas()`` gives a table.
+
+        .. deprecated:: 0.3
+            ``se``, ``d_se``, ``prob_better`` and ``z`` are kept for one release and
+            removed in 0.4: use ``nll_se``, ``d_nll_se``, ``p_worse_nll`` and
+            ``d_nll / d_nll_se``. ``prob_better`` on a model's row is the probability that
+            the *best* model is better than this one (the same number as ``p_worse_nll``),
+            not that this model is better. Each carries ``attrs["deprecated"]``.
 
     Raises
     ------
@@ -312,7 +366,7 @@ def compare(
             var_name=_var_name(var_name, name) if tree else None,
             group=group if tree else None,
         )
-        scores[name], extra[name] = _model_scores(name, pw, chosen, n_bins)
+        scores[name], extra[name] = _model_scores(name, pw, chosen, n_bins, (aurc_by, aurc_score))
         rows[name] = pw.rows
     if (var_name is not None or group is not None) and not trees:
         raise TypeError("var_name= and group= apply to DataTree models; none was given.")
@@ -328,5 +382,5 @@ def compare(
         n_bins=n_bins,
         n_boot=n_boot,
         random_seed=random_seed,
-        stacklevel=4,  # comparison_table, compare, validate_params' wrapper, the caller
+        attrs={"aurc": f"by={aurc_by}, score={aurc_score}"} if "aurc" in chosen else None,
     )
