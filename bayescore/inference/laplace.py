@@ -24,6 +24,7 @@ from bayescore.inference.gaussian import Gaussian
 from bayescore.inference.options import FitSettings, MethodOptions, option
 from bayescore.inference.posterior import Posterior
 from bayescore.inference.record import Optimisation, VariationalRecord, elbo_of_gaussians
+from bayescore.inference.subsample import SubsampledLikelihood, draws_density
 from bayescore.inference.tree import approximation_tree
 from bayescore.inference.verdict import judge, proposal_nu
 from bayescore.models import ModelSpec
@@ -212,7 +213,10 @@ def fit_laplace(
     """The Laplace approximation ``N(mode, H^-1)`` as a fit, with its verdict.
 
     ``settings.draws`` draws of q, then ``n_mc`` further draws for the ELBO split, from
-    ``np.random.default_rng(settings.random_seed)``, then the verdict's draws. ``post`` and
+    ``np.random.default_rng(settings.random_seed)``, then the verdict's draws. From
+    :data:`~bayescore.inference.subsample.MIN_ROWS` rows on, the log-likelihood of the ELBO's
+    and the verdict's draws is estimated from a subsample of rows with a Taylor control
+    variate (:mod:`bayescore.inference.subsample`; within 0.01 nats a draw). ``post`` and
     ``mode``, when given, are the posterior and its mode already found (``method="auto"``).
     Returns the fit and its ``variational`` record.
     """
@@ -222,16 +226,17 @@ def fit_laplace(
     rng = np.random.default_rng(settings.random_seed)
     theta, _ = q.draw(rng, settings.draws)
     z, log_q = q.draw(rng, options.n_mc)
+    density = draws_density(post, mode.theta, rng, mode.precision)
     with current().phase(f"ELBO of the Laplace Gaussian ({options.n_mc} draws)"):
         parts, _ = elbo_of_gaussians(
-            post,
+            density,
             [q],
             z,
             log_q,
             prior_variance=post.prior.variance(),
             flat_prior=spec.flat_intercept,
         )
-    verdict = judge(post, q.mean, q.cov, rng, nu=proposal_nu(spec))
+    verdict = judge(density, q.mean, q.cov, rng, nu=proposal_nu(spec))
     optimisation = Optimisation(
         mode.converged,
         mode.n_iterations,
@@ -239,5 +244,8 @@ def fit_laplace(
         mode_accuracy=mode.accuracy,
         message=mode.message,
     )
-    record = VariationalRecord("laplace", parts, optimisation, q=q, verdict=verdict)
+    subsample = density.n_rows if isinstance(density, SubsampledLikelihood) else None
+    record = VariationalRecord(
+        "laplace", parts, optimisation, q=q, verdict=verdict, likelihood_rows=subsample
+    )
     return approximation_tree(spec, theta, record), record

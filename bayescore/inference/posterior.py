@@ -161,10 +161,10 @@ class FlatPrior:
 class Posterior:
     r"""``log p(theta | y)`` with gradient and Hessian, in numpy, for a batch of points.
 
-    The transposed design :math:`Z^\top` is built once and kept when it is small (up to
-    :data:`~bayescore._memory.KEEP_ELEMENTS`: every gradient is then two matrix products and
-    a few vectorised passes); larger data are processed in row blocks built on the fly, so
-    memory stays bounded at any N and ``X`` is never copied whole.
+    The transposed design :math:`Z^\top` is built once and kept up to
+    :data:`~bayescore._memory.KEEP_ELEMENTS` (1 GiB; every gradient is then two matrix
+    products and a few vectorised passes); larger data are processed in row blocks built
+    on the fly, so memory stays bounded at any N and ``X`` is never copied whole.
 
     :meth:`value_and_grad` and :meth:`values_and_grads` drop the prior's normalising
     constant (the optimisers do not need it); :meth:`log_joint` keeps it, as the ELBO and

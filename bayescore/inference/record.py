@@ -267,6 +267,10 @@ class VariationalRecord:
         None in files written before bayescore judged approximations this way.
     reweighted : bool
         The draws were PSIS-resampled towards the posterior (:func:`bayescore.reweight`).
+    likelihood_rows : int or None
+        Rows of the subsample from which the log-likelihood of the ELBO's and the verdict's
+        draws was estimated (:mod:`bayescore.inference.subsample`); None when every draw's
+        was summed over all rows.
 
     Examples
     --------
@@ -287,6 +291,7 @@ class VariationalRecord:
     q: Gaussian | None = field(default=None, repr=False)
     verdict: Verdict | None = None
     reweighted: bool = False
+    likelihood_rows: int | None = None
 
     @property
     def batch_size(self) -> int | None:
@@ -353,6 +358,8 @@ class VariationalRecord:
             )
         if self.reweighted:
             attrs["reweighted"] = 1
+        if self.likelihood_rows is not None:
+            attrs["likelihood_rows"] = int(self.likelihood_rows)
         if (v := self.verdict) is not None:
             attrs.update(
                 verdict=v.decision,
@@ -446,4 +453,5 @@ class VariationalRecord:
             q=q,
             verdict=verdict,
             reweighted=bool(int(a.get("reweighted", 0))),
+            likelihood_rows=int(a["likelihood_rows"]) if "likelihood_rows" in a else None,
         )

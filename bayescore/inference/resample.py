@@ -9,6 +9,7 @@ the posterior to use, at the cost of one evaluation of the log posterior per pro
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 
 import numpy as np
@@ -19,6 +20,7 @@ from bayescore._validation import Interval, check_params
 from bayescore.inference.options import SEED
 from bayescore.inference.posterior import Posterior
 from bayescore.inference.record import VariationalRecord
+from bayescore.inference.subsample import draws_density
 from bayescore.inference.threads import one_blas_thread
 from bayescore.inference.tree import flat_draws, posterior_dataset, spec_from_tree
 from bayescore.inference.verdict import judge, posterior_sample, proposal_nu
@@ -92,7 +94,8 @@ def reweight(
         mean, cov = own.mean(axis=0), np.atleast_2d(np.cov(own.T))
     rng = np.random.default_rng(checked["random_seed"])
     nu = proposal_nu(spec)
-    sample = posterior_sample(post, mean, cov, rng, max(_OVERSAMPLE * n, 1000), nu=nu)
+    density = draws_density(post, mean, rng)
+    sample = posterior_sample(density, mean, cov, rng, max(_OVERSAMPLE * n, 1000), nu=nu)
     if not sample.reliable:
         raise ValueError(
             f"This {record.method} fit cannot be reweighted to the posterior reliably "
@@ -102,7 +105,7 @@ def reweight(
     weights = np.exp(sample.log_weights)
     theta = sample.theta[rng.choice(sample.theta.shape[0], size=n, p=weights / weights.sum())]
     verdict = judge(
-        post,
+        density,
         theta.mean(axis=0),
         np.atleast_2d(np.cov(theta.T)),
         rng,
@@ -110,17 +113,7 @@ def reweight(
         reweighted=True,
         nu=nu,
     )
-    new = VariationalRecord(
-        record.method,
-        record.parts,
-        record.optimisation,
-        n_points=record.n_points,
-        stochastic=record.stochastic,
-        paths=record.paths,
-        q=record.q,
-        verdict=verdict,
-        reweighted=True,
-    )
+    new = dataclasses.replace(record, verdict=verdict, reweighted=True)
     tree = idata.copy()
     attrs = dict(idata[POSTERIOR].attrs)
     tree[POSTERIOR] = xr.DataTree(posterior_dataset(spec, theta[None]))

@@ -44,6 +44,10 @@ class Rows(Protocol):
         """``sum over blocks of fn(ZT, labels, *args)``, elementwise for tuples."""
         ...
 
+    def take(self, index: NDArray[np.intp]) -> InMemoryRows:
+        """The rows at sorted positions ``index``, in memory, standardised as these are."""
+        ...
+
 
 class InMemoryRows:
     """The rows of an in-memory design: kept whole when small, else in blocks built on the fly.
@@ -80,6 +84,7 @@ class InMemoryRows:
         n, d = X.shape
         self.n_obs = n
         self._X = X
+        self._y = y
         self._standardization = standardization
         rows = n if n * (d + 1) <= keep else rows_per_block(d + 1, block)
         self._blocks = [slice(s, min(s + rows, n)) for s in range(0, n, rows)]
@@ -111,6 +116,9 @@ class InMemoryRows:
         if self._kept is None:
             return None
         return self._kept[0], self._labels[0]
+
+    def take(self, index: NDArray[np.intp]) -> InMemoryRows:  # noqa: D102
+        return InMemoryRows(self._X[index], self._y[index], self._standardization)
 
     def sum(self, fn: Callable[..., T], *args: object) -> T:  # noqa: D102
         total: T | None = None
