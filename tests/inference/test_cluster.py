@@ -11,16 +11,16 @@ import bayescore as bs
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-# A cluster of worker processes, and fits of 1.2 million rows: minutes on 2 cores.
+# A cluster of worker processes, and fits of 2 million rows: minutes on 2 cores.
 pytestmark = pytest.mark.slow
 
-N, D, CHUNK = 1_200_000, 20, 50_000
+N, D, CHUNK = 2_000_000, 20, 50_000
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two workers of 400 MB each: with the ~260 MB a worker holds once it has imported
-    dask.array and numpy, X (192 MB) fits in neither. Spilling and pausing are off, so a
+    """Two workers of 450 MB each: with the ~260 MB a worker holds once it has imported
+    dask.array and numpy, X (320 MB) fits in neither. Spilling and pausing are off, so a
     worker that held X would be killed, not slowed."""
     import dask
 
@@ -33,7 +33,7 @@ def cluster():
     with dask.config.set(settings):
         with (
             distributed.LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, memory_limit="400MB"
+                n_workers=2, threads_per_worker=1, processes=True, memory_limit="450MB"
             ) as lc,
             distributed.Client(lc) as client,
         ):
@@ -51,7 +51,7 @@ def _data():
 
 def test_laplace_and_advi_on_the_cluster_equal_the_in_memory_fits(cluster):
     X, y = _data()
-    assert X.nbytes > 400e6 - 260e6
+    assert X.nbytes > 450e6 - 260e6
     # The in-memory copies are computed here, not gathered through the small workers.
     X_mem, y_mem = X.compute(scheduler="threads"), y.compute(scheduler="threads")
     # Laplace on all the rows; full-rank ADVI (auto's choice on a cluster when Laplace is
@@ -61,14 +61,15 @@ def test_laplace_and_advi_on_the_cluster_equal_the_in_memory_fits(cluster):
         on_cluster = bs.BayesianLogisticClassifier(**kw).fit(X[:rows], y[:rows])
         in_memory = bs.BayesianLogisticClassifier(**kw).fit(X_mem[:rows], y_mem[:rows])
         a, b = on_cluster.idata_, in_memory.idata_
-        # The Gaussian q: mode (mean) and covariance, to 1e-8 relative.
+        # The Gaussian q: mode (mean) and covariance, to 1e-8 relative (sums over partitions
+        # run in another order than over the kept design), and the predictions with them.
         qa, qb = a.variational["q_mean"].values, b.variational["q_mean"].values
         np.testing.assert_allclose(qa, qb, rtol=1e-8, atol=1e-10)
         sa, sb = a.variational["q_scale"].values, b.variational["q_scale"].values
         np.testing.assert_allclose(sa @ sa.T, sb @ sb.T, rtol=1e-8, atol=1e-14)
         np.testing.assert_allclose(
             on_cluster.predict_proba(X_mem[:1000]), in_memory.predict_proba(X_mem[:1000]),
-            rtol=1e-6,
+            rtol=2e-8,
         )  # fmt: skip
         # Judged as in memory: the verdict's k-hat is reported, the fit usable as is.
         d = bs.diagnose(on_cluster)

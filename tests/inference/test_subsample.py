@@ -13,7 +13,7 @@ from bayescore.inference.laplace import find_mode
 from bayescore.inference.posterior import Posterior
 from bayescore.inference.record import elbo_of_gaussians
 from bayescore.inference.subsample import MIN_ROWS, ROWS, TOL, SubsampledLikelihood, draws_density
-from bayescore.inference.verdict import Proposal, judge
+from bayescore.inference.verdict import judge
 from bayescore.models import make_spec
 
 
