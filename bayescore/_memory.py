@@ -9,8 +9,12 @@ Defined once, with the measurement behind each, instead of per module:
 - :data:`WORK_ELEMENTS` (8 MB): a temporary of a vectorised pass, e.g. the logits of many
   parameter draws for a block of rows; sized to stay in cache (1.6x faster than 32 MB for
   1,000 draws on 5,000 rows, measured on the project's 2-core machine).
-- :data:`PREDICT_ELEMENTS` (32 MB): the ``(draws, rows, class)`` logits of one chunk of a
-  prediction, small beside the ``(chain, draw, obs, class)`` result it fills.
+- :data:`PREDICT_ELEMENTS` (8 MB): the ``(rows, draws, class)`` logits of one tile of a
+  prediction (:mod:`bayescore._rowblocks`). A tile's float64 temporaries (logits,
+  probabilities and the family's own) come to about four tiles, on each of the threads
+  over row blocks, so ``predict_proba`` holds ~70 MB beside X on 2 cores whatever the number
+  of rows and draws (X is 160 MB at N = 10^6, D = 20). Tiles of 4 MB were slower and
+  tiles of 32 MB no faster (``benchmarks/bench_predict.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ __all__ = [
 KEEP_ELEMENTS: Final = 1 << 22
 BLOCK_ELEMENTS: Final = 1 << 19
 WORK_ELEMENTS: Final = 1 << 20
-PREDICT_ELEMENTS: Final = 1 << 22
+PREDICT_ELEMENTS: Final = 1 << 20
 
 
 def rows_per_block(width: int, budget: int = BLOCK_ELEMENTS) -> int:
