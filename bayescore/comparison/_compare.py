@@ -26,11 +26,13 @@ import numpy as np
 import xarray as xr
 
 from bayescore._array import binning
+from bayescore._dask import is_dask
 from bayescore._datatree import is_tree
 from bayescore._names import CLASS
 from bayescore._validation import N_BINS, Interval, validate_params
+from bayescore.comparison._parallel import run_tasks
 from bayescore.comparison._table import ModelScores, check_metrics, comparison_table
-from bayescore.scoring import pointwise_scores
+from bayescore.scoring import PointwiseScores, pointwise_scores
 
 __all__ = ["compare", "predictions_of"]
 
@@ -89,6 +91,39 @@ def _model_scores(
     }
 
 
+def _pointwise_of(
+    model: Any, y: Any, X: Any, labels: Any, var_name: str | None, group: str | None
+) -> tuple[PointwiseScores, bool]:
+    """One model's per-observation scores (and whether it was a DataTree): one pass."""
+    preds, classes = predictions_of(model, X)
+    tree = is_tree(preds)
+    # One validated pass over each model's draws gives every column of the table.
+    pw = pointwise_scores(
+        y,
+        preds,
+        labels=labels if labels is not None else classes,
+        var_name=var_name if tree else None,
+        group=group if tree else None,
+    )
+    return pw, tree
+
+
+def _predict_in_parallel(
+    models: dict[str, Any], y: Any, X: Any, labels: Any, n_jobs: int | None
+) -> dict[str, tuple[PointwiseScores, bool]]:
+    """The fitted models' predictions and scores on ``n_jobs`` workers (see ``n_jobs``).
+
+    Only models that predict from ``X`` go: each task returns per-observation scores, not
+    its draws, and arrays of draws would cost more to ship than to score where they are.
+    A Dask ``X`` already runs its predictions on the cluster.
+    """
+    fitted = [n for n, m in models.items() if hasattr(m, "predict_proba")]
+    if n_jobs == 1 or len(fitted) < 2 or X is None or is_dask(X):
+        return {}
+    tasks = [(models[n], y, X, labels, None, None) for n in fitted]
+    return dict(zip(fitted, run_tasks(_pointwise_of, tasks, n_jobs), strict=True))
+
+
 @validate_params({"n_bins": N_BINS, "n_boot": N_BOOT})
 def compare(
     models: dict[str, Any],
@@ -102,6 +137,7 @@ def compare(
     random_seed: int | None = 0,
     var_name: str | Mapping[str, str] | None = None,
     group: str | None = None,
+    n_jobs: int | None = None,
 ) -> xr.Dataset:
     r"""Rank models by held-out posterior predictive NLL, with paired SEs for every metric.
 
@@ -142,6 +178,11 @@ def compare(
         variable. A dict gives one per model.
     group : str, optional
         DataTree models: the group holding ``var_name``, when it is in several.
+    n_jobs : int, optional
+        Predict and score the fitted models (estimators) on ``X`` in parallel with joblib
+        (``-1``: every core); with an active ``dask.distributed`` client, on its cluster.
+        Each task returns per-observation scores, so the table equals the serial one.
+        Arrays and DataTrees are scored here, and a Dask ``X`` predicts on its cluster.
 
     Returns
     -------
@@ -185,18 +226,13 @@ def compare(
     scores: dict[str, ModelScores] = {}
     extra: dict[str, dict[str, float]] = {}
     trees = 0
+    ran = _predict_in_parallel(models, y, X, labels, n_jobs)
     for name, model in models.items():
-        preds, classes = predictions_of(model, X)
-        tree = is_tree(preds)
+        if name in ran:
+            pw, tree = ran[name]
+        else:
+            pw, tree = _pointwise_of(model, y, X, labels, _var_name(var_name, name), group)
         trees += tree
-        # One validated pass over each model's draws gives every column of the table.
-        pw = pointwise_scores(
-            y,
-            preds,
-            labels=labels if labels is not None else classes,
-            var_name=_var_name(var_name, name) if tree else None,
-            group=group if tree else None,
-        )
         scores[name], extra[name] = _model_scores(name, pw, chosen, n_bins)
     if (var_name is not None or group is not None) and not trees:
         raise TypeError("var_name= and group= apply to DataTree models; none was given.")

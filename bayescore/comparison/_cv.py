@@ -11,6 +11,7 @@ import xarray as xr
 from bayescore._names import MODEL, OBS
 from bayescore._progress import resolve as resolve_progress
 from bayescore.comparison._compare import predictions_of
+from bayescore.comparison._parallel import run_tasks
 from bayescore.comparison._table import ModelScores, comparison_table
 from bayescore.scoring import posterior_predictive_nll
 
@@ -54,8 +55,9 @@ def cross_validate(
         ``int`` -> ``StratifiedKFold(cv, shuffle=True, random_state=random_state)``.
     random_state : int, default 0
     n_jobs : int, optional
-        Fit (estimator, fold) pairs in parallel with joblib; with an active
-        ``dask.distributed`` client the work goes to the cluster.
+        Fit (estimator, fold) pairs in parallel with joblib (``-1``: every core); with an
+        active ``dask.distributed`` client the work goes to its cluster (joblib's Dask
+        backend). The same folds and seeds in every task: the table equals the serial one.
     progress : bool or None, default None
         Show a progress bar over the (estimator, fold) fits; None: in an interactive
         terminal or a notebook only.
@@ -77,7 +79,6 @@ def cross_validate(
     >>> cv["model"].values.tolist()
     ['lr', 'prior']
     """
-    import joblib
     from sklearn.model_selection import StratifiedKFold
 
     if not isinstance(estimators, dict) or not estimators:
@@ -90,19 +91,13 @@ def cross_validate(
     y_arr = np.asarray(y)
     folds = list(splitter.split(np.zeros((y_arr.size, 1)), y_arr))
     tasks = [(name, k) for name in estimators for k in range(len(folds))]
-    backend = "loky"
-    try:  # an active dask.distributed client takes the work
-        from distributed import get_client
-
-        get_client()
-        backend = "dask"
-    except (ImportError, ValueError):
-        pass
-    with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
-        results = joblib.Parallel(return_as="generator")(
-            joblib.delayed(_fold_nll)(estimators[name], X, y, *folds[k]) for name, k in tasks
-        )
-        results = list(_with_progress_bar(results, len(tasks), resolve_progress(progress)))
+    show = resolve_progress(progress)
+    results = run_tasks(
+        _fold_nll,
+        [(estimators[name], X, y, *folds[k]) for name, k in tasks],
+        n_jobs,
+        progress=lambda items, total: _with_progress_bar(items, total, show),
+    )
     pointwise = {name: np.empty(y_arr.size) for name in estimators}
     fold_of = np.empty(y_arr.size, dtype=np.int64)
     for (name, k), values in zip(tasks, results, strict=True):
