@@ -122,7 +122,9 @@ def dask_rows(X: Any, name: str = "X") -> DaskRows:
                 f"Expected 2D data for {name}, got a Dask Series (1D). Pass a DataFrame of "
                 "the features, e.g. series.to_frame()."
             )
-        text = [str(c) for c, t in X.dtypes.items() if np.dtype(t).kind not in "biuf"]
+        from pandas.api.types import is_numeric_dtype
+
+        text = [str(c) for c, t in X.dtypes.items() if not is_numeric_dtype(t)]
         if text:
             raise ValueError(
                 f"{name} has non-numeric columns {text}; predictions need numbers. Encode "
