@@ -110,6 +110,14 @@ def _run(n_rows: int, rows: int, work: Callable[[int, int], None], n_threads: in
         list(pool.map(share, range(n_threads)))  # list(): re-raises a worker's error
 
 
+@functools.lru_cache(maxsize=8)
+def _draw_sums(n_draws: int, n_classes: int) -> Floats:
+    """``(n_draws K, K)`` stacked identities: ``tile.reshape(rows, -1) @ it`` sums the draws."""
+    ones = np.tile(np.eye(n_classes), (n_draws, 1))
+    ones.flags.writeable = False
+    return ones
+
+
 @dataclass(frozen=True)
 class LinearDraws:
     r"""The linear predictor of every posterior draw, and the training standardisation.
@@ -203,8 +211,8 @@ class LinearDraws:
 
     def mean_proba(self, X: Floats, *, n_threads: int | None = None) -> Floats:
         """Posterior predictive mean probabilities ``(N, K)`` of validated rows ``X``."""
-        n = X.shape[0]
-        out = np.zeros((n, self.n_classes))
+        n, K = X.shape[0], self.n_classes
+        out = np.zeros((n, K))
         rows, tiles = self._tiles(n)
 
         def work(start: int, stop: int) -> None:
@@ -214,7 +222,10 @@ class LinearDraws:
                 logits = self._logits(Xs, draws)
                 probs = np.empty_like(logits)
                 self.family.probs(logits, probs)
-                acc += probs.sum(axis=1)
+                # The sum over the tile's draws as one matrix product with stacked identities:
+                # 10x faster than probs.sum(axis=1), a strided reduction over the middle
+                # axis; BLAS's order of summation moves the sum by ~1e-15 relative.
+                acc += probs.reshape(probs.shape[0], -1) @ _draw_sums(probs.shape[1], K)
 
         _run(n, rows, work, n_threads)
         out /= self.n_draws
@@ -235,7 +246,9 @@ class LinearDraws:
             acc = out[start:stop]
             for draws in tiles:
                 log_p = log_softmax(self._logits(Xs, draws), axis=-1)
-                np.logaddexp(acc, logsumexp(log_p, axis=1), out=acc)
+                # Draws last and contiguous: reductions over a middle axis are strided, slow.
+                log_p = np.ascontiguousarray(log_p.transpose(0, 2, 1))
+                np.logaddexp(acc, logsumexp(log_p, axis=-1), out=acc)
 
         _run(n, rows, work, n_threads)
         out -= np.log(self.n_draws)
