@@ -11,10 +11,12 @@ Defined once, with the measurement behind each, instead of per module:
   1,000 draws on 5,000 rows, measured on the project's 2-core machine).
 - :data:`PREDICT_ELEMENTS` (8 MB): the ``(rows, draws, class)`` logits of one tile of a
   prediction (:mod:`bayescore._rowblocks`). A tile's float64 temporaries (logits,
-  probabilities and the family's own) come to about four tiles, on each of the threads
-  over row blocks, so ``predict_proba`` holds ~70 MB beside X on 2 cores whatever the number
-  of rows and draws (X is 160 MB at N = 10^6, D = 20). Tiles of 4 MB were slower and
-  tiles of 32 MB no faster (``benchmarks/bench_predict.py``).
+  probabilities and the family's own) come to about three tiles on each of the threads
+  over row blocks, so ``predict_proba`` holds ~60 MB beside X on 2 cores whatever the
+  number of rows and draws (75 MB at N = 10^6, D = 20, 2,000 draws, where X is 160 MB;
+  ``benchmarks/bench_predict.py``). At N = 10^5 tiles of 4 MB took 5.2 s (30 MB extra),
+  8 MB 4.4 s (58 MB), 16 MB 3.6 s (105 MB): twice the memory for 20 % less time, which
+  at 10^6 would leave little of the 1 x X budget.
 """
 
 from __future__ import annotations

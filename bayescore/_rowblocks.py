@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import log_softmax, logsumexp
+from scipy.special import log_softmax
 
 from bayescore._memory import PREDICT_ELEMENTS
 from bayescore.models import Family, Labels
@@ -246,9 +246,14 @@ class LinearDraws:
             acc = out[start:stop]
             for draws in tiles:
                 log_p = log_softmax(self._logits(Xs, draws), axis=-1)
-                # Draws last and contiguous: reductions over a middle axis are strided, slow.
+                # Draws last and contiguous (reductions over a middle axis are strided and
+                # slow), then log-sum-exp in place: the tile's temporaries stay few.
                 log_p = np.ascontiguousarray(log_p.transpose(0, 2, 1))
-                np.logaddexp(acc, logsumexp(log_p, axis=-1), out=acc)
+                top = log_p.max(axis=-1)  # finite: log-softmax of finite logits
+                log_p -= top[..., None]
+                np.exp(log_p, out=log_p)
+                top += np.log(log_p.sum(axis=-1))
+                np.logaddexp(acc, top, out=acc)
 
         _run(n, rows, work, n_threads)
         out -= np.log(self.n_draws)
