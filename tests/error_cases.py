@@ -35,10 +35,15 @@ def namespace() -> dict[str, object]:
             "log_likelihood": xr.Dataset({"y": (p_dims[:3], np.log(draws.values[..., 0]))}),
         }
     )
+    import dask.array as da
+
+    fit30 = bs.BayesianLogisticClassifier(method="laplace", draws=10, fit_kwargs={"warn": False})
     return {
         "bs": bs,
         "np": np,
         "xr": xr,
+        "da": da,
+        "fit30": fit30.fit(X, y),
         "p": np.array([[0.8, 0.2], [0.3, 0.7]]),
         "y": np.array([0, 1]),
         "draws": draws,
@@ -208,6 +213,13 @@ CALLS = [
     "bs.report({1: Logistic()}, X, y30, 'r.html')",
     "bs.report(Logistic(), X, y30, 'r.html')",
     "bs.report({'a': Logistic()}, X, y30, 'r.html', level=1.5)",
+    # ------------------------------------------- prediction: draws=, dtype=, a Dask X
+    "fit30.predict_proba_draws(X, draws=0)",
+    "fit30.predict_proba_draws(X, draws=[3, 3])",
+    "bs.predict_proba_draws(fit30, X, dtype=np.int32)",
+    "fit30.predict_proba(da.from_array(X)[da.from_array(X)[:, 0] > 0])",
+    "fit30.score(da.from_array(X, chunks=10), y30[:20])",
+    "fit30.predict(da.from_array(X[:, :1]))",
 ]
 
 
@@ -242,7 +254,8 @@ def write_table() -> None:
         "`Logistic`/`Softmax` the two estimators, `fit_kw = {'warn': False, 'draws': 10}`,",
         "`tree` a DataTree holding `draws` as `p` (dims `chain, draw, obs_id, cls`) in its",
         "`posterior` and `predictions` groups and `log_likelihood` group `y`, `square` one",
-        "with `p` of 0.5 on dims `chain, draw, u, v` (2 x 2: rows sum to 1 both ways).",
+        "with `p` of 0.5 on dims `chain, draw, u, v` (2 x 2: rows sum to 1 both ways),",
+        "`fit30` a Laplace `Logistic` fit (10 draws) of `X, y30` and `da` `dask.array`.",
         "Regenerate with `python tests/error_cases.py`.",
         "",
         "| # | call | raises |",

@@ -103,7 +103,9 @@ def test_cli_reference_is_what_the_typer_app_generates(tmp_path):
         assert f"## `bayescore {command}`" in committed
 
 
-@pytest.mark.parametrize("page", ["guide/conventions.md", "guide/labels-and-shapes.md"])
+@pytest.mark.parametrize(
+    "page", ["guide/conventions.md", "guide/labels-and-shapes.md", "guide/scaling.md"]
+)
 def test_guide_examples_run(page):
     # Fence lines become blank lines, so that a closing ``` does not read as expected output.
     text = re.sub(r"(?m)^```.*$", "", (DOCS / page).read_text())

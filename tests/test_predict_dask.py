@@ -168,6 +168,13 @@ def test_public_functions_are_lazy_and_equal_the_in_memory_ones(client, data, so
     reference = bs.log_likelihood_draws(idata, X, y).values
     np.testing.assert_allclose(ll_numpy_y.values, reference, rtol=1e-12)
     np.testing.assert_allclose(ll_dask_y.values, reference, rtol=1e-12)
+    # A DataArray over Dask (feature, obs): its obs coordinate names the rows, as in memory.
+    ids = np.arange(X.shape[0]) * 10 + 7
+    wrapped = xr.DataArray(lazy_X(X).T, dims=("feature", "obs"), coords={"obs": ids})
+    named = bs.predict_proba_draws(idata, wrapped)
+    assert isinstance(named.data, da.Array) and named["obs"].values.tolist() == ids.tolist()
+    in_memory = bs.predict_proba_draws(idata, xr.DataArray(X.T, dims=("feature", "obs")))
+    np.testing.assert_allclose(named.values, in_memory.values, rtol=1e-12, atol=1e-15)
 
 
 def test_scores_and_comparisons_reduce_lazy_draws_to_the_in_memory_numbers(
