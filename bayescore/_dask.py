@@ -191,18 +191,19 @@ def dask_labels(y: Any, chunks: tuple[int, ...], name: str = "y") -> Any:
     n = int(sum(chunks))
     if int(y.shape[0]) != n:
         raise ValueError(
-            f"{name} has {int(y.shape[0])} rows in {len(y.chunks[0])} partitions "
-            f"{_sizes(y.chunks[0])}, but X has {n} rows in {len(chunks)} partitions "
-            f"{_sizes(chunks)}; pass the labels of the same rows."
+            f"{name} has {int(y.shape[0])} rows in {_partitions(y.chunks[0])}, but X has "
+            f"{n} rows in {_partitions(chunks)}; pass the labels of the same rows."
         )
     if tuple(int(c) for c in y.chunks[0]) != tuple(chunks):
         y = y.rechunk((chunks,))  # rows are positional: line y's partitions up with X's
     return y
 
 
-def _sizes(chunks: tuple[float, ...]) -> str:
+def _partitions(chunks: tuple[float, ...]) -> str:
+    """``"3 partitions (10, 10, 10)"``: how many, and their rows (the first five)."""
     shown = ", ".join(str(int(c)) for c in chunks[:5])
-    return f"({shown}{', ...' if len(chunks) > 5 else ''})"
+    plural = "s" if len(chunks) != 1 else ""
+    return f"{len(chunks)} partition{plural} ({shown}{', ...' if len(chunks) > 5 else ''})"
 
 
 def partition_of(start: int, bounds: np.ndarray) -> int:
