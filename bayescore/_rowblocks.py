@@ -18,7 +18,8 @@ computed in float64 and rounded once, on the way into the result).
 
 Row blocks are independent, so they run on a few threads (NumPy and BLAS release the GIL)
 with BLAS itself on one thread; on a Dask worker, which runs tasks on its own threads, the
-caller passes ``n_threads=1``. This module imports neither PyMC nor Dask.
+caller passes ``n_threads=1`` (the ``*_task`` functions at the end are those callers, one
+call per row partition). This module imports neither PyMC nor Dask.
 """
 
 from __future__ import annotations
@@ -35,10 +36,19 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import log_softmax
 
+from bayescore._dask import partition_of
+from bayescore._inputs import encode_labels
 from bayescore._memory import PREDICT_ELEMENTS
 from bayescore.models import Family, Labels
 
-__all__ = ["LinearDraws", "tile_shape"]
+__all__ = [
+    "LinearDraws",
+    "draws_task",
+    "log_likelihood_task",
+    "mean_log_proba_task",
+    "mean_proba_task",
+    "tile_shape",
+]
 
 Floats = NDArray[np.float64]
 
@@ -310,3 +320,67 @@ class LinearDraws:
                 out[draws, start:stop] = self.family.log_likelihood(eta, labels, reduce=False)
 
         _run(n, rows, work, n_threads)
+
+
+# ------------------------------------------------------- tasks of a Dask X's partitions
+# Run on Dask workers, one call per row partition (module-level: pickled by reference),
+# from bayescore._dask.map_rows. n_threads=1: a worker already runs one task per thread.
+
+
+def mean_proba_task(X: np.ndarray, start: int, bounds: Any, linear: LinearDraws) -> np.ndarray:
+    """:meth:`LinearDraws.mean_proba` of one partition."""
+    return linear.mean_proba(X, n_threads=1)
+
+
+def mean_log_proba_task(X: np.ndarray, start: int, bounds: Any, linear: LinearDraws) -> np.ndarray:
+    """:meth:`LinearDraws.mean_log_proba` of one partition."""
+    return linear.mean_log_proba(X, n_threads=1)
+
+
+def draws_task(X: np.ndarray, start: int, bounds: Any, task: tuple[Any, ...]) -> np.ndarray:
+    """Probabilities or logits ``(chain, draw, rows, class)`` of one partition.
+
+    ``task`` is ``(linear, "proba" or "logits", dtype, n_chains)``.
+    """
+    linear, what, dtype, n_chains = task
+    out = np.empty((linear.n_draws, X.shape[0], linear.n_classes), dtype)
+    if what == "proba":
+        linear.fill_proba(X, out, n_threads=1)
+    else:
+        linear.fill_logits(X, out, n_threads=1)
+    return out.reshape(n_chains, -1, *out.shape[1:])
+
+
+def log_likelihood_task(
+    X: np.ndarray, start: int, bounds: Any, y: np.ndarray, task: tuple[Any, ...]
+) -> np.ndarray:
+    """Log-likelihood ``(chain, draw, rows)`` of one partition and its labels ``y``.
+
+    ``task`` is ``(linear, classes, encoded, dtype, n_chains)``; labels not yet encoded are
+    matched to the classes here, and an unknown one is named by its row in all of ``y``.
+    """
+    linear, classes, encoded, dtype, n_chains = task
+    if encoded:
+        y_idx = np.asarray(y, dtype=np.int64)
+    else:
+        try:
+            y_idx = encode_labels(y, classes, source="the classes of the fit")
+        except ValueError:
+            # Name the row as in memory: by its number in all of y, and its partition.
+            known = {value: None for value in classes.tolist()}
+            i = next(i for i, v in enumerate(np.asarray(y).tolist()) if not _known(v, known))
+            raise ValueError(
+                f"y contains label {np.asarray(y).tolist()[i]!r} at row {start + i} "
+                f"(partition {partition_of(start, bounds)} of {bounds.size - 1}, its row {i}), "
+                f"not among the classes {classes.tolist()} (the classes of the fit)."
+            ) from None
+    out = np.empty((linear.n_draws, X.shape[0]), dtype)
+    linear.fill_log_likelihood(X, y_idx, out, n_threads=1)
+    return out.reshape(n_chains, -1, X.shape[0])
+
+
+def _known(label: Any, known: dict[Any, None]) -> bool:
+    try:
+        return label in known
+    except TypeError:  # unhashable
+        return False

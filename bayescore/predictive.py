@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from bayescore._dask import DaskRows, dask_labels, dask_rows, is_dask, map_rows, partition_of
+from bayescore._dask import DaskRows, dask_labels, dask_rows, is_dask, map_rows
 from bayescore._inputs import encode_labels
 from bayescore._names import (
     ATTR_KIND,
@@ -39,7 +39,13 @@ from bayescore._names import (
     as_idata,
     has_group,
 )
-from bayescore._rowblocks import LinearDraws
+from bayescore._rowblocks import (
+    LinearDraws,
+    draws_task,
+    log_likelihood_task,
+    mean_log_proba_task,
+    mean_proba_task,
+)
 from bayescore._validation import FloatDType, Interval, Rule, validate_params
 from bayescore.data import validate_X
 from bayescore.models import FAMILIES
@@ -296,12 +302,12 @@ class PosteriorPredictor:
     def lazy_mean_proba(self, rows: DaskRows) -> Any:
         """:meth:`mean_proba` of Dask rows: a Dask array ``(n_obs, n_classes)``, not computed."""
         self.check_features(rows.n_features)
-        return map_rows(_mean_proba_block, rows, "nk", shared=self.linear, new_axes=self._k())
+        return map_rows(mean_proba_task, rows, "nk", shared=self.linear, new_axes=self._k())
 
     def lazy_mean_log_proba(self, rows: DaskRows) -> Any:
         """:meth:`mean_log_proba` of Dask rows: a Dask array, not computed."""
         self.check_features(rows.n_features)
-        return map_rows(_mean_log_proba_block, rows, "nk", shared=self.linear, new_axes=self._k())
+        return map_rows(mean_log_proba_task, rows, "nk", shared=self.linear, new_axes=self._k())
 
     def _k(self) -> dict[str, int]:
         return {"k": int(self.classes.size)}
@@ -321,7 +327,7 @@ class PosteriorPredictor:
         linear, draw_coord = self.select(draws, chunk_size, func)
         out_dtype = _dtype(dtype)
         lazy = map_rows(
-            _draws_block,
+            draws_task,
             rows,
             "cdnk",
             shared=(linear, what, out_dtype, self.chain_coord.size),
@@ -353,7 +359,7 @@ class PosteriorPredictor:
         labels = dask_labels(y, rows.chunks)
         out_dtype = _dtype(dtype)
         lazy = map_rows(
-            _log_likelihood_block,
+            log_likelihood_task,
             rows,
             "cdn",
             labels=labels,
@@ -366,60 +372,6 @@ class PosteriorPredictor:
 
 def _dtype(dtype: Any, func: str = "predict_proba_draws") -> np.dtype[Any]:
     return np.dtype(np.float64) if dtype is None else FloatDType().check("dtype", dtype, func)
-
-
-# Run on Dask workers, one call per row partition (module-level: pickled by reference).
-# n_threads=1: a worker already runs one task per thread.
-
-
-def _mean_proba_block(X: np.ndarray, start: int, bounds: Any, linear: LinearDraws) -> np.ndarray:
-    return linear.mean_proba(X, n_threads=1)
-
-
-def _mean_log_proba_block(
-    X: np.ndarray, start: int, bounds: Any, linear: LinearDraws
-) -> np.ndarray:
-    return linear.mean_log_proba(X, n_threads=1)
-
-
-def _draws_block(X: np.ndarray, start: int, bounds: Any, task: tuple[Any, ...]) -> np.ndarray:
-    linear, what, dtype, n_chains = task
-    out = np.empty((linear.n_draws, X.shape[0], linear.n_classes), dtype)
-    if what == "proba":
-        linear.fill_proba(X, out, n_threads=1)
-    else:
-        linear.fill_logits(X, out, n_threads=1)
-    return out.reshape(n_chains, -1, *out.shape[1:])
-
-
-def _log_likelihood_block(
-    X: np.ndarray, start: int, bounds: Any, y: np.ndarray, task: tuple[Any, ...]
-) -> np.ndarray:
-    linear, classes, encoded, dtype, n_chains = task
-    if encoded:
-        y_idx = np.asarray(y, dtype=np.int64)
-    else:
-        try:
-            y_idx = encode_labels(y, classes, source="the classes of the fit")
-        except ValueError:
-            # Name the row as in memory: by its number in all of y, and its partition.
-            known = {value: None for value in classes.tolist()}
-            i = next(i for i, v in enumerate(np.asarray(y).tolist()) if not _known(v, known))
-            raise ValueError(
-                f"y contains label {np.asarray(y).tolist()[i]!r} at row {start + i} "
-                f"(partition {partition_of(start, bounds)} of {bounds.size - 1}, its row {i}), "
-                f"not among the classes {classes.tolist()} (the classes of the fit)."
-            ) from None
-    out = np.empty((linear.n_draws, X.shape[0]), dtype)
-    linear.fill_log_likelihood(X, y_idx, out, n_threads=1)
-    return out.reshape(n_chains, -1, X.shape[0])
-
-
-def _known(label: Any, known: dict[Any, None]) -> bool:
-    try:
-        return label in known
-    except TypeError:  # unhashable
-        return False
 
 
 # ---------------------------------------------------------------------- public functions
