@@ -177,7 +177,7 @@ def main() -> None:
         plan.append(("predict_proba_draws(X).mean (materialising)", 10**5, None, 0))
         if not args.quick:
             plan += [
-                ("predict_log_proba", 10**5, None, 0),
+                ("predict_log_proba", 10**6, None, 0),
                 ("predict_proba_draws (float64)", 10**5, None, 0),
                 ("predict_proba_draws (float32)", 10**5, None, 0),
                 ("predict_proba_draws (float32, draws=100 per chain)", 10**6, None, 0),
