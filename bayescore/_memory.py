@@ -13,10 +13,12 @@ Defined once, with the measurement behind each, instead of per module:
   prediction (:mod:`bayescore._rowblocks`). A tile's float64 temporaries (logits,
   probabilities and the family's own) come to about three tiles on each of the threads
   over row blocks, so ``predict_proba`` holds ~60 MB beside X on 2 cores whatever the
-  number of rows and draws (75 MB at N = 10^6, D = 20, 2,000 draws, where X is 160 MB;
-  ``benchmarks/bench_predict.py``). At N = 10^5 tiles of 4 MB took 5.2 s (30 MB extra),
-  8 MB 4.4 s (58 MB), 16 MB 3.6 s (105 MB): twice the memory for 20 % less time, which
-  at 10^6 would leave little of the 1 x X budget.
+  number of rows and draws (76 MB at N = 10^6, D = 20, 2,000 draws, where X is 160 MB;
+  ``benchmarks/bench_predict.py``). Tiles of 4, 8 and 16 MB hold 23, 60 and 106 MB beside
+  X at N = 10^5; their times (5.2, 4.4 and 3.6 s at load 1.7 on the shared 2-core
+  machine; 11.9, 4.9 and 9.9 s, best of 3, at load 3-8 in ``results/predict.json``) differ
+  less than the machine's noise, so the memory decides: 16 MB tiles would leave little of
+  the 1 x X budget at N = 10^6.
 """
 
 from __future__ import annotations
