@@ -155,8 +155,40 @@ class Boolean:
         return bool(value)
 
 
+@dataclass(frozen=True)
+class FloatDType:
+    """A declarative choice of the float type results are stored in: float32 or float64.
+
+    Examples
+    --------
+    >>> FloatDType().check("dtype", "float32")
+    dtype('float32')
+    >>> FloatDType().check("dtype", np.int64, "predict_proba_draws")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'dtype' parameter of predict_proba_draws must be np.float32 or np.float64. Got <class 'numpy.int64'> instead.
+    """  # noqa: E501
+
+    def describe(self) -> str:
+        """The allowed values in words, for error messages."""
+        return "np.float32 or np.float64"
+
+    def check(self, name: str, value: Any, func: str = "") -> np.dtype[Any]:
+        """Return ``value`` as a NumPy dtype if it is float32 or float64; else raise."""
+        try:
+            dtype = np.dtype(value)
+        except TypeError:
+            dtype = None
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            where = f" of {func}" if func else ""
+            raise ValueError(
+                f"The {name!r} parameter{where} must be {self.describe()}. Got {value!r} instead."
+            )
+        return dtype
+
+
 #: A declarative rule for one parameter.
-Rule = Interval | Options | Boolean
+Rule = Interval | Options | Boolean | FloatDType
 
 
 def check_params(
@@ -479,6 +511,7 @@ __all__ = [
     "SUM_TOL",
     "POSITIVE",
     "Boolean",
+    "FloatDType",
     "Interval",
     "Options",
     "Rule",

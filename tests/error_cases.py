@@ -108,6 +108,9 @@ def namespace() -> dict[str, object]:
         }
     )
     quiet = {"warn": False}
+    import dask.array as da
+
+    fit30 = bs.BayesianLogisticClassifier(method="laplace", draws=10, fit_kwargs=quiet)
     return {
         "bs": bs,
         "np": np,
@@ -122,6 +125,8 @@ def namespace() -> dict[str, object]:
         ),
         "in_files": in_dir(model_files(X)),
         "obs": {"obs": [10, 11, 12, 13]},
+        "da": da,
+        "fit30": fit30.fit(X, y),
         "p": np.array([[0.8, 0.2], [0.3, 0.7]]),
         "y": np.array([0, 1]),
         "draws": draws,
@@ -336,6 +341,13 @@ CALLS = [
     "bs.compare({'a': p}, y, metrics=('nll', 'aurc'), aurc_by='epistemic')",
     "bs.loo(tree, reloo=True)",
     "bs.nll_crosscheck(Logistic(), X, y30, max_refits=-1)",
+    # ------------------------------------------- prediction: draws=, dtype=, a Dask X
+    "fit30.predict_proba_draws(X, draws=0)",
+    "fit30.predict_proba_draws(X, draws=[3, 3])",
+    "bs.predict_proba_draws(fit30, X, dtype=np.int32)",
+    "fit30.predict_proba(da.from_array(X)[da.from_array(X)[:, 0] > 0])",
+    "fit30.score(da.from_array(X, chunks=10), y30[:20])",
+    "fit30.predict(da.from_array(X[:, :1]))",
 ]
 
 
@@ -379,7 +391,8 @@ def write_table() -> None:
         "`obs = {'obs': [10, 11, 12, 13]}`, `lr` scikit-learn's LogisticRegression (`LR`)",
         "fitted on `X, y30`, `fitted` a Laplace `Logistic` fit with 20 draws, and",
         "`in_files(f)` calling `f` in a directory of model files edited so that their parts",
-        "disagree (from a 3-class `Softmax` fit on a DataFrame with columns `x0, x1`).",
+        "disagree (from a 3-class `Softmax` fit on a DataFrame with columns `x0, x1`),",
+        "`fit30` a Laplace `Logistic` fit (10 draws) of `X, y30` and `da` `dask.array`.",
         "Regenerate with `python tests/error_cases.py`.",
         "",
         "| # | call | raises |",

@@ -25,6 +25,19 @@ def test_import_does_not_load_pymc_or_pytensor():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_importing_the_prediction_and_comparison_side_does_not_load_dask():
+    # Dask is an optional extra (bayescore[dask]): bayescore imports it only for a Dask
+    # input. (xarray itself imports an installed dask on its first operations.)
+    code = (
+        "import sys, bayescore as bs\n"
+        "import bayescore.predictive, bayescore.estimators, bayescore.comparison\n"
+        "bs.predict_proba_draws, bs.cross_validate, bs.BayesianSoftmaxClassifier\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 @pytest.mark.parametrize(
     "y, classes",
     [

@@ -104,7 +104,13 @@ def test_cli_reference_is_what_the_typer_app_generates(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "page", ["guide/conventions.md", "guide/labels-and-shapes.md", "guide/evaluation.md"]
+    "page",
+    [
+        "guide/conventions.md",
+        "guide/labels-and-shapes.md",
+        "guide/evaluation.md",
+        "guide/scaling.md",
+    ],
 )
 def test_guide_examples_run(page):
     # Fence lines become blank lines, so that a closing ``` does not read as expected output.

@@ -388,6 +388,11 @@ def draw_sums(
     return result
 
 
+def _true_class_f64(block: Floats, y: Ints) -> NDArray[np.float64]:
+    """``block[s, n, y_n]`` of one Dask block, as float64."""
+    return true_class(block, y).astype(np.float64, copy=False)
+
+
 def dask_draw_sums(
     draws: Any,
     y: Ints | None,
@@ -403,9 +408,12 @@ def dask_draw_sums(
     S, N, K = draws.shape
     lazy: dict[str, Any] = {}
     if y is not None and ("p_true" in want or "log_p_true" in want):
-        onehot = np.zeros((N, K))
-        onehot[np.arange(N), y] = 1.0
-        p_true = (draws * onehot).sum(axis=-1)
+        # The labels chunked like the draws' rows: each task gathers its own rows' true
+        # class (no (N, K) one-hot in the graph), in float64 as the in-memory sums are.
+        labels = da.from_array(np.asarray(y, dtype=np.int64), chunks=(draws.chunks[1],))
+        p_true = da.blockwise(
+            _true_class_f64, "sn", draws, "snk", labels, "n", dtype=np.float64, concatenate=True
+        )
         if "p_true" in want:
             lazy["p_true"] = p_true.sum(axis=0)
         if "log_p_true" in want:
@@ -414,11 +422,13 @@ def dask_draw_sums(
             lazy["p_true_batches"] = da.stack(
                 [p_true[lo:hi].sum(axis=0) for lo, hi in batches.bounds()]
             )
+    # Sums in float64 whatever the draws' dtype, as in memory (float32 draws stay float32).
     if "probs" in want:
-        lazy["probs"] = draws.sum(axis=0)
+        lazy["probs"] = draws.sum(axis=0, dtype=np.float64)
     if "entropy" in want:
         tiny = np.finfo(draws.dtype).tiny
-        lazy["entropy"] = -(draws * da.log(da.maximum(draws, tiny))).sum(axis=(0, 2))
+        xlogx = draws * da.log(da.maximum(draws, tiny))
+        lazy["entropy"] = -xlogx.sum(axis=(0, 2), dtype=np.float64)
     if tol > 0:
         row_ok = da.fabs(draws.sum(axis=-1) - 1.0) <= tol
         # First draw index holding a bad row (S if none): a small lazy reduction.

@@ -28,10 +28,12 @@ import numpy as np
 import xarray as xr
 
 from bayescore._array import binning
+from bayescore._dask import is_dask
 from bayescore._datatree import is_tree
 from bayescore._inputs import match_rows, row_labels, rows_in_y_order
 from bayescore._names import CLASS, OBS
 from bayescore._validation import N_BINS, Interval, Options, validate_params
+from bayescore.comparison._parallel import run_tasks
 from bayescore.comparison._selective import BY, SCORES, area_pseudo_values_of
 from bayescore.comparison._table import ModelScores, check_metrics, comparison_table
 from bayescore.scoring import PointwiseScores, pointwise_scores
@@ -222,6 +224,41 @@ def _check_rows(rows: dict[str, Any]) -> None:
             )
 
 
+def _pointwise_of(
+    name: str, model: Any, y: Any, X: Any, labels: Any, var_name: str | None, group: str | None
+) -> tuple[PointwiseScores, bool]:
+    """One model's per-observation scores (and whether it was a DataTree): one pass."""
+    preds, classes = predictions_of(model, X)
+    if preds is not model:  # a fitted model: its own classes_ label its columns
+        _check_classes(name, classes, labels)
+    tree = is_tree(preds)
+    # One validated pass over each model's draws gives every column of the table.
+    pw = pointwise_scores(
+        y,
+        preds,
+        labels=labels,
+        var_name=var_name if tree else None,
+        group=group if tree else None,
+    )
+    return pw, tree
+
+
+def _predict_in_parallel(
+    models: dict[str, Any], y: Any, X: Any, labels: Any, n_jobs: int | None
+) -> dict[str, tuple[PointwiseScores, bool]]:
+    """The fitted models' predictions and scores on ``n_jobs`` workers (see ``n_jobs``).
+
+    Only models that predict from ``X`` go: each task returns per-observation scores, not
+    its draws, and arrays of draws would cost more to ship than to score where they are.
+    A Dask ``X`` already runs its predictions on the cluster.
+    """
+    fitted = [n for n, m in models.items() if hasattr(m, "predict_proba")]
+    if n_jobs == 1 or len(fitted) < 2 or X is None or is_dask(X):
+        return {}
+    tasks = [(n, models[n], y, X, labels, None, None) for n in fitted]
+    return dict(zip(fitted, run_tasks(_pointwise_of, tasks, n_jobs), strict=True))
+
+
 @validate_params(
     {
         "n_bins": N_BINS,
@@ -245,6 +282,7 @@ def compare(
     group: str | None = None,
     aurc_by: str = "total",
     aurc_score: str = "nll",
+    n_jobs: int | None = None,
 ) -> xr.Dataset:
     r"""Rank models by held-out posterior predictive NLL, with paired SEs for every metric.
 
@@ -296,6 +334,11 @@ def compare(
         Uncertainty measure and per-row score of the ``aurc`` metric
         (:func:`bayescore.selective_risk`); its SEs come from influence-function
         pseudo-values per row, paired across models.
+    n_jobs : int, optional
+        Predict and score the fitted models (estimators) on ``X`` in parallel with joblib
+        (``-1``: every core); with an active ``dask.distributed`` client, on its cluster.
+        Each task returns per-observation scores, so the table equals the serial one.
+        Arrays and DataTrees are scored here, and a Dask ``X`` predicts on its cluster.
 
     Returns
     -------
@@ -352,20 +395,13 @@ def compare(
     extra: dict[str, dict[str, float]] = {}
     rows: dict[str, Any] = {}
     trees = 0
+    ran = _predict_in_parallel(models, y, X, labels, n_jobs)
     for name, model in models.items():
-        preds, classes = predictions_of(model, X)
-        if preds is not model:  # a fitted model: its own classes_ label its columns
-            _check_classes(name, classes, labels)
-        tree = is_tree(preds)
+        if name in ran:
+            pw, tree = ran[name]
+        else:
+            pw, tree = _pointwise_of(name, model, y, X, labels, _var_name(var_name, name), group)
         trees += tree
-        # One validated pass over each model's draws gives every column of the table.
-        pw = pointwise_scores(
-            y,
-            preds,
-            labels=labels,
-            var_name=_var_name(var_name, name) if tree else None,
-            group=group if tree else None,
-        )
         scores[name], extra[name] = _model_scores(name, pw, chosen, n_bins, (aurc_by, aurc_score))
         rows[name] = pw.rows
     if (var_name is not None or group is not None) and not trees:

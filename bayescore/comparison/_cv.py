@@ -25,6 +25,7 @@ from bayescore._names import MODEL, OBS
 from bayescore._progress import resolve as resolve_progress
 from bayescore._validation import Interval, validate_params
 from bayescore.comparison._compare import SEED, model_names, predictions_of
+from bayescore.comparison._parallel import run_tasks
 from bayescore.comparison._table import ModelScores, comparison_table
 from bayescore.data import encode_classes
 from bayescore.scoring import posterior_predictive_nll
@@ -246,8 +247,9 @@ def cross_validate(
         untested (forward chaining, e.g. ``TimeSeriesSplit``: scored on the rows tested).
     random_state : int >= 0 or None, default 0
     n_jobs : int, optional
-        Fit (estimator, fold) pairs in parallel with joblib; with an active
-        ``dask.distributed`` client the work goes to the cluster.
+        Fit (estimator, fold) pairs in parallel with joblib (``-1``: every core); with an
+        active ``dask.distributed`` client the work goes to its cluster (joblib's Dask
+        backend). The same folds and seeds in every task: the table equals the serial one.
     progress : bool or None, default None
         Show a progress bar over the (estimator, fold) fits; None: in an interactive
         terminal or a notebook only.
@@ -280,8 +282,6 @@ def cross_validate(
     >>> cv["model"].values.tolist(), cv.attrs["all_rows_tested"]
     (['lr', 'prior'], 1)
     """
-    import joblib
-
     estimators = model_names(estimators, "cross_validate", what="estimators")
     splitter = check_cv(cv, "cross_validate", random_state)
     y, _ = align_y(y, X, "X")  # rows by label when X and y both name them
@@ -290,20 +290,13 @@ def cross_validate(
         y_arr = y_arr[:, 0]
     folds = split_folds(splitter, X, y_arr)
     tasks = [(name, k) for name in estimators for k in range(len(folds.splits))]
-    backend = "loky"
-    try:  # an active dask.distributed client takes the work
-        from distributed import get_client
-
-        get_client()
-        backend = "dask"
-    except (ImportError, ValueError):
-        pass
-    with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
-        results = joblib.Parallel(return_as="generator")(
-            joblib.delayed(_fold_nll)(estimators[name], X, y, *folds.splits[k])
-            for name, k in tasks
-        )
-        results = list(_with_progress_bar(results, len(tasks), resolve_progress(progress)))
+    show = resolve_progress(progress)
+    results = run_tasks(
+        _fold_nll,
+        [(estimators[name], X, y, *folds.splits[k]) for name, k in tasks],
+        n_jobs,
+        progress=lambda items, total: _with_progress_bar(items, total, show),
+    )
     # NaN, never uninitialised memory, for rows no fold tests.
     pointwise = {name: np.full(y_arr.size, np.nan) for name in estimators}
     for (name, k), values in zip(tasks, results, strict=True):

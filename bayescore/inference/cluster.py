@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from bayescore._dask import dask_labels, dask_rows
 from bayescore._partitions import (
     check_and_extremes,
     encode,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
     from bayescore.inference.rows import InMemoryRows
 
-__all__ = ["DASK_METHODS", "DaskRows", "encode_labels", "is_dask", "standardize", "validate"]
+__all__ = ["DASK_METHODS", "DaskRows", "encode_labels", "standardize", "validate"]
 
 Floats = NDArray[np.float64]
 T = TypeVar("T")
@@ -48,54 +49,17 @@ T = TypeVar("T")
 DASK_METHODS = ("auto", "laplace", "advi", "fullrank_advi", "pathfinder")
 
 
-def is_dask(obj: object) -> bool:
-    """Whether ``obj`` is a Dask collection (array, dataframe or series), without importing dask.
-
-    Examples
-    --------
-    >>> is_dask(np.zeros(3))
-    False
-    """
-    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr")
-
-
 def _offsets(chunks: tuple[int, ...]) -> NDArray[np.int64]:
     return np.concatenate([[0], np.cumsum(chunks)])[:-1].astype(np.int64)
 
 
-def as_dask_rows(X: object, name: str = "X") -> da.Array:
-    """A 2-D (or 1-D) Dask array with known row chunks from a Dask array or dataframe."""
-    import dask.array as da
+def validate(X: object, y: object) -> tuple[da.Array, da.Array]:
+    """X as float64 rows in one column chunk, and y lined up with X's row chunks.
 
-    if hasattr(X, "to_dask_array"):  # a dask dataframe or series: row lengths computed
-        X = X.to_dask_array(lengths=True)
-    if not isinstance(X, da.Array):
-        raise TypeError(f"{name} must be a dask array or dataframe; got {type(X).__name__}.")
-    if any(np.isnan(c) for c in X.chunks[0]):
-        raise ValueError(
-            f"{name} has unknown chunk sizes along its rows; call {name}.compute_chunk_sizes() "
-            "(or pass a dask dataframe, whose lengths bayescore computes) before fitting."
-        )
-    return X
-
-
-def validate(X: da.Array, y: da.Array) -> tuple[da.Array, da.Array]:
-    """X as float64 rows in one column chunk, and y in X's row chunks; shapes checked."""
-    import dask.array as da
-
-    X, y = as_dask_rows(X, "X"), as_dask_rows(y, "y")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows, features); got shape {X.shape}.")
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D; got shape {y.shape}.")
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"Shape mismatch: X has {X.shape[0]} rows but y has {y.shape[0]} labels.")
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"X must be numeric; got dtype {X.dtype}.")
-    X = X.astype(np.float64).rechunk({1: -1})
-    if y.chunks[0] != X.chunks[0]:
-        y = y.rechunk((X.chunks[0],))
-    return X, da.asarray(y)
+    Checked as for prediction (:func:`bayescore._dask.dask_rows`, ``dask_labels``).
+    """
+    rows = dask_rows(X, "X")
+    return rows.data, dask_labels(y, rows.chunks)
 
 
 def standardize(X: da.Array) -> Standardization:
