@@ -93,6 +93,11 @@ def check_target(path: str | os.PathLike[str]) -> Path:
         mode = os.stat(target).st_mode
     except FileNotFoundError:
         return target
+    if stat.S_ISDIR(mode):
+        raise ValueError(
+            f"{text!r} is a directory (not a regular file: bayescore writes only regular "
+            "files); give a file name in it."
+        )
     if not stat.S_ISREG(mode):
         raise ValueError(
             f"{text!r} is {_kind(mode)}, not a regular file: bayescore writes only regular "
