@@ -53,7 +53,7 @@ from bayescore._names import (
     has_group,
 )
 from bayescore._validation import Boolean, Interval, validate_params
-from bayescore._warn import user_stacklevel
+from bayescore._stack import user_stacklevel
 
 __all__ = ["WAIC", "ParetoKWarning", "loo", "loo_compare", "waic"]
 

@@ -97,7 +97,7 @@ from bayescore._array.scores import batch_means_mcse
 from bayescore._names import MODEL
 from bayescore._point_scores import Estimate
 from bayescore._pointwise import NllMonteCarlo
-from bayescore._warn import user_stacklevel
+from bayescore._stack import user_stacklevel
 
 __all__ = [
     "DEPRECATED_ALIASES",
