@@ -254,7 +254,9 @@ def test_nan_pareto_k_of_an_approximation_fails(logistic_data):
     idata = bs.fit(bs.build_model(X, y), "laplace", draws=50, warn=False)
     assert bs.diagnose(idata).ok
     broken = idata.copy()
-    broken["variational"] = xr.DataTree(broken["variational"].to_dataset().assign(pareto_k=np.nan))
+    # The checked k-hat is the verdict's (importance ratios over its own draws of q).
+    group = broken["variational"].to_dataset()
+    broken["variational"] = xr.DataTree(group.assign(verdict_k_hat=np.nan))
     d = bs.diagnose(broken)
     assert not d.ok
     assert "pareto_k could not be computed: the importance ratios" in d.messages[0]
