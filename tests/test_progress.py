@@ -120,3 +120,35 @@ def test_a_fit_in_a_terminal_shows_its_phases_within_a_second(method, first, lat
     assert _seconds_to(chunks, "CALL", "finding the posterior mode") > 0.0
     assert _seconds_to(chunks, "CALL", later) > 0.0
     assert "DONE" in "".join(c for _, c in chunks)
+
+
+CLI_SCRIPT = """
+import sys
+import numpy as np
+import pandas as pd
+from bayescore.cli import main
+rng = np.random.default_rng(0)
+X = rng.normal(size=(20_000, 5)); y = (X[:, 0] + rng.logistic(size=20_000) > 0).astype(int)
+frame = pd.DataFrame(X, columns=[f"x{{i}}" for i in range(5)]).assign(y=y)
+frame.to_csv({csv!r}, index=False)
+sys.argv = ["bayescore", "fit", "--data", {csv!r}, "--target", "y", "--kind", "logistic",
+            "--out", {out!r}, "--draws", "200"]
+sys.stderr.write("CALL\\n"); sys.stderr.flush()
+try:
+    main()
+finally:
+    sys.stderr.write("DONE\\n"); sys.stderr.flush()
+"""
+
+
+@pytest.mark.slow
+def test_the_cli_fit_in_a_terminal_shows_progress_within_a_second(tmp_path):
+    """``bayescore fit`` (method auto, no --progress) in a pty: the fit's first phase shows
+    within a second of the call, the mode and the verdict follow, and the model is saved."""
+    out = tmp_path / "m.nc"
+    code = CLI_SCRIPT.format(csv=str(tmp_path / "d.csv"), out=str(out))
+    chunks = _run_in_pty(code)
+    assert _seconds_to(chunks, "CALL", "fit, method='auto'") < 1.0
+    assert _seconds_to(chunks, "CALL", "finding the posterior mode") > 0.0
+    assert _seconds_to(chunks, "CALL", "checking the approximation") > 0.0
+    assert "DONE" in "".join(c for _, c in chunks) and out.stat().st_size > 0

@@ -124,26 +124,38 @@ def fit(
     """
     import bayescore as bs
 
+    from bayescore._progress import reporting, resolve
+
     out_path = check_out(out, [data])
-    cls = {"logistic": bs.BayesianLogisticClassifier, "softmax": bs.BayesianSoftmaxClassifier}
-    if kind not in cls:
+    if kind not in ("logistic", "softmax"):
         raise typer.BadParameter(f"--kind must be 'logistic' or 'softmax'; got {kind!r}.")
-    table = load_table(data, dataset, target, features, drop, labels_for="fitting", for_fit=True)
-    clf = cls[kind](
-        method=method,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        prior_scale=prior_scale,
-        intercept_prior_scale=intercept_prior_scale,
-        sampler=sampler,
-        target_accept=target_accept,
-        cores=cores,
-        progressbar=progress,
-        random_seed=seed,
-    )
-    clf.fit(table.X, table.y)
-    bs.save(clf, out_path)
+    # The display starts at the call: imports, the table and the model come first.
+    with reporting(resolve(progress), f"fit, method={method!r}") as shown:
+        with shown.phase("loading bayescore"):
+            cls = {
+                "logistic": bs.BayesianLogisticClassifier,
+                "softmax": bs.BayesianSoftmaxClassifier,
+            }[kind]
+        with shown.phase(f"reading {data if data is not None else dataset}"):
+            table = load_table(
+                data, dataset, target, features, drop, labels_for="fitting", for_fit=True
+            )
+        clf = cls(
+            method=method,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            prior_scale=prior_scale,
+            intercept_prior_scale=intercept_prior_scale,
+            sampler=sampler,
+            target_accept=target_accept,
+            cores=cores,
+            progressbar=progress,
+            random_seed=seed,
+        )
+        clf.fit(table.X, table.y)
+        with shown.phase(f"saving {out}"):
+            bs.save(clf, out_path)
     say(
         f"saved {type(clf).__name__} ({len(clf.classes_)} classes, {table.X.shape[1]} "
         f"features) to {out}"
