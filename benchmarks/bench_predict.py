@@ -113,7 +113,9 @@ def fit_model(path: Path) -> float:
     beta = rng.normal(0.0, 0.5, D)
     y = (rng.random(N_TRAIN) < 1.0 / (1.0 + np.exp(-(X @ beta)))).astype(int)
     start = time.perf_counter()
-    clf = bs.BayesianLogisticClassifier(random_seed=0, fit_kwargs={"warn": False}).fit(X, y)
+    clf = bs.BayesianLogisticClassifier(
+        method="nuts", random_seed=0, fit_kwargs={"warn": False}
+    ).fit(X, y)
     seconds = time.perf_counter() - start
     post = clf.idata_["posterior"]
     assert (post.sizes["chain"], post.sizes["draw"]) == (2, 1000), post.sizes
