@@ -487,3 +487,24 @@ def test_bad_arguments_are_refused_before_anything_is_written(
     with pytest.raises(error, match=match):
         bs.report(models, X_test, y_test, tmp_path / "r.html", **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_model_card_says_what_auto_chose_and_why_and_takes_a_cluster_fit():
+    from bayescore.reporting._cards import model_card, versions
+
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 3))
+    y = (X @ [1.0, -0.5, 0.0] + rng.logistic(size=400) > 0).astype(int)
+    quiet = {"warn": False}
+    auto = bs.BayesianLogisticClassifier(draws=200, fit_kwargs=quiet).fit(X, y)
+    rows = dict(model_card(auto, versions()))
+    choice = bs.diagnose(auto).auto
+    assert rows["method='auto'"] == f"chose {choice['choice']}: {choice['reason']}"
+    assert rows["inference"] == choice["choice"] == "laplace"
+    assert rows["training data"] == "400 rows × 3 features"
+    on_dask = bs.BayesianLogisticClassifier(method="laplace", draws=200, fit_kwargs=quiet)
+    on_dask.fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
+    card = dict(model_card(on_dask, versions()))
+    assert card["training data"] == "400 rows on a Dask cluster (not stored)"
+    assert "method='auto'" not in card

@@ -123,7 +123,6 @@ def fit(
     predict, score, compare and report take its columns from any CSV that holds them.
     """
     import bayescore as bs
-
     from bayescore._progress import reporting, resolve
 
     out_path = check_out(out, [data])

@@ -52,8 +52,8 @@ from bayescore._names import (
     as_idata,
     has_group,
 )
-from bayescore._validation import Boolean, Interval, validate_params
 from bayescore._stack import user_stacklevel
+from bayescore._validation import Boolean, Interval, validate_params
 
 __all__ = ["WAIC", "ParetoKWarning", "loo", "loo_compare", "waic"]
 

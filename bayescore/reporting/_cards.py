@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from bayescore._names import (
+    ATTR_AUTO,
     ATTR_METHOD,
     ATTR_SAMPLER,
     ATTR_SAMPLING_TIME,
@@ -61,6 +62,9 @@ def _bayes_card(model: Any, rows: list[tuple[str, str]]) -> None:
     post = idata[POSTERIOR]
     method = str(attrs.get(ATTR_METHOD, getattr(model, "method", "unknown")))
     rows.append(("inference", method))
+    if ATTR_AUTO in attrs:  # method="auto": what it chose and why (the Laplace verdict)
+        auto = json.loads(attrs[ATTR_AUTO])
+        rows.append(("method='auto'", f"chose {auto['choice']}: {auto['reason']}"))
     if ATTR_SAMPLER in attrs:
         warm = attrs.get(ATTR_WARM_START, "none")
         rows.append(("sampler", f"{attrs[ATTR_SAMPLER]} (warm start: {warm})"))
@@ -73,8 +77,12 @@ def _bayes_card(model: Any, rows: list[tuple[str, str]]) -> None:
         rows.append(("priors", _priors(settings)))
         rows.append(("model settings", ", ".join(f"{k}={v}" for k, v in settings.items())))
     const = idata[CONSTANT_DATA]
-    X = const["X"]
-    rows.append(("training data", f"{X.shape[0]} rows × {X.shape[1]} features"))
+    if "X" in const:
+        n_rows, n_features = const["X"].shape
+        rows.append(("training data", f"{n_rows} rows × {n_features} features"))
+    else:  # fitted on a Dask cluster: the rows stayed there
+        n_rows = const.attrs.get("n_obs", "?")
+        rows.append(("training data", f"{n_rows} rows on a Dask cluster (not stored)"))
     if has_group(idata, OBSERVED_DATA) and "y" in idata[OBSERVED_DATA]:
         counts = np.bincount(
             np.asarray(idata[OBSERVED_DATA]["y"].values), minlength=len(model.classes_)
