@@ -32,13 +32,11 @@ from scipy.optimize import OptimizeResult, minimize
 from bayescore._progress import current
 from bayescore._validation import POSITIVE, Boolean, Interval
 from bayescore.inference.gaussian import LOG_2PI_E, Gaussian
-from bayescore.inference.laplace import N_MC, Mode, find_mode
+from bayescore.inference.laplace import N_MC, Mode, assess, find_mode
 from bayescore.inference.options import FitSettings, MethodOptions, option
 from bayescore.inference.posterior import Posterior
-from bayescore.inference.record import Optimisation, VariationalRecord, elbo_of_gaussians
-from bayescore.inference.subsample import SubsampledLikelihood, draws_density
+from bayescore.inference.record import Optimisation, VariationalRecord
 from bayescore.inference.tree import approximation_tree
-from bayescore.inference.verdict import judge, proposal_nu
 from bayescore.models import ModelSpec
 
 __all__ = [
@@ -314,18 +312,7 @@ def fit_advi_fixed(
     )
     q = Gaussian.from_cholesky(fit.mean, fit.chol)
     rng = np.random.default_rng(settings.random_seed)
-    theta, _ = q.draw(rng, settings.draws)
-    z, log_q = q.draw(rng, options.n_mc)
-    density = draws_density(post, q.mean, rng)
-    parts, _ = elbo_of_gaussians(
-        density,
-        [q],
-        z,
-        log_q,
-        prior_variance=post.prior.variance(),
-        flat_prior=spec.flat_intercept,
-    )
-    verdict = judge(density, q.mean, q.cov, rng, nu=proposal_nu(spec))
+    found = assess(post, q, rng, settings.draws, options.n_mc)
     # The fixed-draw objective leaves out constants; restore them so that the history is
     # on the scale of the reported ELBO: the prior's normalising constant and the Gaussian
     # entropy's P/2 log(2 pi e).
@@ -342,14 +329,13 @@ def fit_advi_fixed(
         history=history,
     )
     method = "fullrank_advi" if full_rank else "advi"
-    subsample = density.n_rows if isinstance(density, SubsampledLikelihood) else None
     record = VariationalRecord(
         method,
-        parts,
+        found.parts,
         optimisation,
         n_points=fit.n_points,
         q=q,
-        verdict=verdict,
-        likelihood_rows=subsample,
+        verdict=found.verdict,
+        likelihood_rows=found.likelihood_rows,
     )
-    return approximation_tree(spec, theta, record)
+    return approximation_tree(spec, found.theta, record)

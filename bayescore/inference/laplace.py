@@ -23,13 +23,27 @@ from bayescore._validation import Interval
 from bayescore.inference.gaussian import Gaussian
 from bayescore.inference.options import FitSettings, MethodOptions, option
 from bayescore.inference.posterior import Posterior
-from bayescore.inference.record import Optimisation, VariationalRecord, elbo_of_gaussians
+from bayescore.inference.record import (
+    ELBOParts,
+    Optimisation,
+    VariationalRecord,
+    elbo_of_gaussians,
+)
 from bayescore.inference.subsample import SubsampledLikelihood, draws_density
 from bayescore.inference.tree import approximation_tree
-from bayescore.inference.verdict import judge, proposal_nu
+from bayescore.inference.verdict import Verdict, judge, proposal_nu
 from bayescore.models import ModelSpec
 
-__all__ = ["MODE_TOL", "N_MC", "LaplaceOptions", "Mode", "find_mode", "fit_laplace"]
+__all__ = [
+    "MODE_TOL",
+    "N_MC",
+    "Assessment",
+    "LaplaceOptions",
+    "Mode",
+    "assess",
+    "find_mode",
+    "fit_laplace",
+]
 
 Floats = NDArray[np.float64]
 
@@ -224,10 +238,56 @@ def fit_laplace(
     mode = find_mode(post) if mode is None else mode
     q = mode.gaussian()
     rng = np.random.default_rng(settings.random_seed)
-    theta, _ = q.draw(rng, settings.draws)
-    z, log_q = q.draw(rng, options.n_mc)
-    density = draws_density(post, mode.theta, rng, mode.precision)
-    with current().phase(f"ELBO of the Laplace Gaussian ({options.n_mc} draws)"):
+    found = assess(post, q, rng, settings.draws, options.n_mc, mode.precision)
+    optimisation = Optimisation(
+        mode.converged,
+        mode.n_iterations,
+        optimizer=mode.route,
+        mode_accuracy=mode.accuracy,
+        message=mode.message,
+    )
+    record = VariationalRecord(
+        "laplace",
+        found.parts,
+        optimisation,
+        q=q,
+        verdict=found.verdict,
+        likelihood_rows=found.likelihood_rows,
+    )
+    return approximation_tree(spec, found.theta, record), record
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A Gaussian approximation's draws, its ELBO split and its verdict (:func:`assess`)."""
+
+    theta: Floats
+    parts: ELBOParts
+    verdict: Verdict
+    likelihood_rows: int | None
+
+
+def assess(
+    post: Posterior,
+    q: Gaussian,
+    rng: np.random.Generator,
+    draws: int,
+    n_mc: int,
+    precision: Floats | None = None,
+) -> Assessment:
+    """``draws`` draws of ``q``, the ELBO split from ``n_mc`` more, then the verdict.
+
+    The one sequence every Gaussian fit (Laplace, ADVI on fixed draws) runs, in this order
+    on ``rng``, so a seed gives the same draws whichever method made ``q``. The draws'
+    log-likelihood comes from a row subsample at large N (:func:`draws_density`, centred at
+    ``q``'s mean; ``precision`` there when known, else estimated by the pilot);
+    ``likelihood_rows`` is its size, or None when every row was read.
+    """
+    spec = post.spec
+    theta, _ = q.draw(rng, draws)
+    z, log_q = q.draw(rng, n_mc)
+    density = draws_density(post, q.mean, rng, precision)
+    with current().phase(f"ELBO of the Gaussian ({n_mc} draws)"):
         parts, _ = elbo_of_gaussians(
             density,
             [q],
@@ -237,15 +297,5 @@ def fit_laplace(
             flat_prior=spec.flat_intercept,
         )
     verdict = judge(density, q.mean, q.cov, rng, nu=proposal_nu(spec))
-    optimisation = Optimisation(
-        mode.converged,
-        mode.n_iterations,
-        optimizer=mode.route,
-        mode_accuracy=mode.accuracy,
-        message=mode.message,
-    )
-    subsample = density.n_rows if isinstance(density, SubsampledLikelihood) else None
-    record = VariationalRecord(
-        "laplace", parts, optimisation, q=q, verdict=verdict, likelihood_rows=subsample
-    )
-    return approximation_tree(spec, theta, record), record
+    rows = density.n_rows if isinstance(density, SubsampledLikelihood) else None
+    return Assessment(theta, parts, verdict, rows)
