@@ -392,11 +392,13 @@ def fit_pathfinder(
         theta = z[chosen]
         # The returned draws are importance-resampled from the pool: judged by their own
         # moments, which carry the pool's importance-sampling error.
-        pool_ess = float(1.0 / (weights / weights.sum()) @ (weights / weights.sum()))
+        w = weights / weights.sum()
+        pool_ess = float(1.0 / (w @ w))
+        mean, cov = _judged_moments(theta, z, w, qs)
         verdict = judge(
             post,
-            theta.mean(axis=0),
-            np.cov(theta.T),
+            mean,
+            cov,
             rng,
             sample_size=min(settings.draws, pool_ess),
             reweighted=True,
@@ -425,3 +427,36 @@ def fit_pathfinder(
         verdict=verdict,
     )
     return approximation_tree(spec, theta, record)
+
+
+def _positive_definite(cov: Floats) -> bool:
+    try:
+        np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
+def _judged_moments(
+    theta: Floats, pool: Floats, weights: Floats, qs: list[Gaussian]
+) -> tuple[Floats, Floats]:
+    """Mean and covariance the verdict judges multi-path Pathfinder's draws by.
+
+    The draws' own moments; with too few distinct draws for a covariance (no more draws
+    than parameters, or resampled repeats) those of the importance-weighted pool they were
+    resampled from, and failing that (pool weights on too few draws) the equal-weight
+    mixture of the paths' Gaussians, whose covariance is always positive definite.
+    """
+    mean, cov = theta.mean(axis=0), np.cov(theta.T)
+    if theta.shape[0] > theta.shape[1] and _positive_definite(cov):
+        return mean, cov
+    mean = weights @ pool
+    centred = pool - mean
+    cov = (centred * weights[:, None]).T @ centred
+    if _positive_definite(cov):
+        return mean, cov
+    means = np.stack([q.mean for q in qs])
+    mean = means.mean(axis=0)
+    spread = means - mean
+    cov = np.mean([q.cov for q in qs], axis=0) + spread.T @ spread / len(qs)
+    return mean, cov

@@ -409,3 +409,27 @@ def test_numpy_fitters_run_blas_on_one_thread_and_restore_it(monkeypatch):
     bs.fit(bs.build_model(X, y), method="laplace", draws=50, warn=False)
     assert seen == [[1] * len(before)]
     assert blas_threads() == before
+
+
+def test_multipath_pathfinder_with_fewer_draws_than_parameters_is_judged():
+    """draws=10 of a 15-parameter softmax: the draws hold no covariance, so the verdict
+    judges the importance-weighted pool they were resampled from (it crashed on a
+    Cholesky of the draws' singular covariance)."""
+    from bayescore.inference.pathfinder import _judged_moments
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + X[:, 1] + rng.logistic(size=300) > 0).astype(int) + (X[:, 2] > 0.5)
+    est = bs.BayesianSoftmaxClassifier(method="pathfinder", draws=10, random_seed=0)
+    est.fit(X, y)
+    d = bs.diagnose(est)
+    assert est.idata_["posterior"].sizes["draw"] == 10 and np.isfinite(d["pareto_k"])
+    # The pool's moments by hand, and the draws' own when they hold a covariance.
+    pool = rng.normal(size=(400, 5)) * [1.0, 2.0, 0.5, 1.0, 3.0]
+    w = rng.random(400)
+    w /= w.sum()
+    mean, cov = _judged_moments(pool[:3], pool, w, [])
+    np.testing.assert_allclose(mean, np.average(pool, axis=0, weights=w), rtol=1e-12)
+    np.testing.assert_allclose(cov, np.cov(pool.T, aweights=w, bias=True), rtol=1e-10)
+    mean, cov = _judged_moments(pool[:50], pool, w, [])
+    np.testing.assert_allclose(cov, np.cov(pool[:50].T), rtol=1e-12)
