@@ -256,10 +256,7 @@ class PosteriorPredictor:
         dtype: Any = None,
     ) -> xr.DataArray:
         """Logits ``(chain, draw, obs, class)`` of validated float rows ``X``."""
-        linear, draw_coord = self.select(draws, chunk_size, "predict_logits_draws")
-        out = np.empty((linear.n_draws, self._check(X).shape[0], linear.n_classes), _dtype(dtype))
-        linear.fill_logits(X, out)
-        return self._wrap(out, obs, True, "logits", draw_coord)
+        return self._per_class(X, obs, chunk_size, draws, dtype, "logits")
 
     def proba(
         self,
@@ -271,10 +268,18 @@ class PosteriorPredictor:
         dtype: Any = None,
     ) -> xr.DataArray:
         """Probabilities ``(chain, draw, obs, class)`` of validated float rows ``X``."""
-        linear, draw_coord = self.select(draws, chunk_size)
+        return self._per_class(X, obs, chunk_size, draws, dtype, "probs")
+
+    def _per_class(
+        self, X: np.ndarray, obs: Any, chunk_size: int | None, draws: Any, dtype: Any, name: str
+    ) -> xr.DataArray:
+        """Logits or probabilities of every kept draw, filled tile by tile into one array."""
+        func = "predict_logits_draws" if name == "logits" else "predict_proba_draws"
+        linear, draw_coord = self.select(draws, chunk_size, func)
         out = np.empty((linear.n_draws, self._check(X).shape[0], linear.n_classes), _dtype(dtype))
-        linear.fill_proba(X, out)
-        return self._wrap(out, obs, True, "probs", draw_coord)
+        fill = linear.fill_logits if name == "logits" else linear.fill_proba
+        fill(X, out)
+        return self._wrap(out, obs, True, name, draw_coord)
 
     def log_likelihood(
         self,
