@@ -60,6 +60,10 @@ class Interval:
     'a real number in (0, 1)'
     >>> Interval(numbers.Integral, 1, None, "left").describe()
     'an int >= 1'
+    >>> Interval(numbers.Real).check("cost", float("nan"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'cost' parameter must be a finite real number. Got nan instead.
     """
 
     kind: type
@@ -80,7 +84,7 @@ class Interval:
             return f"{what} {'>=' if left else '>'} {low}"
         if self.high is not None:
             return f"{what} {'<=' if right else '<'} {high}"
-        return what
+        return f"a finite {what.removeprefix('a ')}" if self.kind is numbers.Real else what
 
     def check(self, name: str, value: Any, func: str = "") -> Any:
         """Return ``value`` if allowed; else raise naming ``name``, ``func`` and the range."""
@@ -91,7 +95,7 @@ class Interval:
         left = self.closed in ("left", "both")
         right = self.closed in ("right", "both")
         number = float(value)  # type: ignore[arg-type]  # a numbers.Real by now
-        ok = bool(np.isfinite(number)) or (self.low is None and self.high is None)
+        ok = bool(np.isfinite(number))  # NaN passes no comparison; inf no real parameter
         if self.low is not None:
             ok = ok and (number >= self.low if left else number > self.low)
         if self.high is not None:

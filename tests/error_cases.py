@@ -340,6 +340,7 @@ CALLS = [
     "bs.decide(p, [[0, 1], [1, 0]], abstain_cost=np.inf)",
     "bs.compare({'a': p}, y, metrics=('nll', 'aurc'), aurc_by='epistemic')",
     "bs.loo(tree, reloo=True)",
+    "bs.loo(tree, k_threshold=np.nan)",
     "bs.nll_crosscheck(Logistic(), X, y30, max_refits=-1)",
     # ------------------------------------------- prediction: draws=, dtype=, a Dask X
     "fit30.predict_proba_draws(X, draws=0)",

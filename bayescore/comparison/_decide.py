@@ -145,11 +145,6 @@ def decide(
     0.1667
     """
     arg = "probs_or_draws"
-    if abstain_cost is not None and not np.isfinite(abstain_cost):
-        raise ValueError(
-            "The 'abstain_cost' parameter of decide must be a finite real number (the cost "
-            f"of abstaining on a row). Got {abstain_cost!r} instead; pass None not to abstain."
-        )
     if is_tree(probs_or_draws):
         probs_or_draws = probability_draws(probs_or_draws, var_name, group=group, func="decide")
     elif var_name is not None or group is not None:
