@@ -63,7 +63,7 @@ from bayescore.inference.record import (
     elbo_of_gaussians,
 )
 from bayescore.inference.tree import approximation_tree
-from bayescore.inference.verdict import judge, proposal_nu
+from bayescore.inference.verdict import judge, proposal_nu, weighted_moments
 from bayescore.models import ModelSpec
 
 __all__ = [
@@ -450,9 +450,7 @@ def _judged_moments(
     mean, cov = theta.mean(axis=0), np.cov(theta.T)
     if theta.shape[0] > theta.shape[1] and _positive_definite(cov):
         return mean, cov
-    mean = weights @ pool
-    centred = pool - mean
-    cov = (centred * weights[:, None]).T @ centred
+    mean, cov = weighted_moments(pool, weights)
     if _positive_definite(cov):
         return mean, cov
     means = np.stack([q.mean for q in qs])

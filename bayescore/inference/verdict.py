@@ -67,6 +67,7 @@ __all__ = [
     "Proposal",
     "Verdict",
     "judge",
+    "weighted_moments",
     "posterior_sample",
     "proposal_nu",
 ]
@@ -213,6 +214,21 @@ def proposal_nu(spec: ModelSpec) -> float:
     return min(NU, spec.prior_nu) if spec.prior == "student_t" else NU
 
 
+def weighted_moments(theta: Floats, weights: Floats) -> tuple[Floats, Floats]:
+    """Mean and covariance of draws ``theta`` (S, P) under normalised ``weights`` (S,).
+
+    Examples
+    --------
+    >>> theta = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> mean, cov = weighted_moments(theta, np.array([0.5, 0.5]))
+    >>> mean.tolist(), cov.tolist()
+    ([1.0, 2.0], [[1.0, 1.0], [1.0, 1.0]])
+    """
+    mean = weights @ theta
+    diff = theta - mean
+    return mean, (diff.T * weights) @ diff
+
+
 def posterior_sample(
     density: Density,
     mean: Floats,
@@ -237,10 +253,8 @@ def posterior_sample(
             break
         if not (np.isfinite(sample.k_hat) and sample.ess >= 10 * p):
             break
-        w = np.exp(sample.log_weights)
-        centre = w @ sample.theta
-        diff = sample.theta - centre
-        scale = np.linalg.cholesky(1.44 * (diff.T * w) @ diff + 1e-12 * np.eye(p))
+        centre, cov = weighted_moments(sample.theta, np.exp(sample.log_weights))
+        scale = np.linalg.cholesky(1.44 * cov + 1e-12 * np.eye(p))
         proposal = Proposal(centre, scale, nu)
         sample = _sample(*_weigh(density, proposal, rng, n), proposal)
         if sample.ess > best.ess:
