@@ -3,7 +3,7 @@ r"""Fits on a Dask array: the posterior's sums over rows computed on the workers
 The closed-form posterior of logistic and softmax regression needs only sums over rows:
 the log density and its gradient at each L-BFGS step, the Hessian :math:`Z^\top W Z` at the
 mode, the log-likelihood of many draws for the ELBO and the verdict, and the
-standardisation's moments. :class:`DaskRows` computes each as a map-reduce over the
+standardisation's moments. :class:`PartitionedRows` computes each as a map-reduce over the
 partitions of X (and y): every partition's share is computed where the partition lives
 (:mod:`bayescore._partitions`, numpy only) and the small results are summed in the
 driver, in partition order, so the fit is reproducible and equal to the in-memory one up
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from bayescore.inference.rows import InMemoryRows
 
-__all__ = ["DASK_METHODS", "DaskRows", "encode_labels", "standardize", "validate"]
+__all__ = ["DASK_METHODS", "PartitionedRows", "encode_labels", "standardize", "validate"]
 
 Floats = NDArray[np.float64]
 T = TypeVar("T")
@@ -119,7 +119,7 @@ def _rows(part: NDArray[np.generic], local: NDArray[np.intp]) -> NDArray[np.gene
     return np.asarray(part)[local]
 
 
-class DaskRows:
+class PartitionedRows:
     """The rows of a Dask array: the posterior's sums computed on the partitions' workers.
 
     Parameters

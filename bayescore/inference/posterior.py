@@ -40,7 +40,7 @@ from bayescore._likelihood import (
     block_value_grad,
 )
 from bayescore._memory import BLOCK_ELEMENTS, KEEP_ELEMENTS
-from bayescore.inference.cluster import DaskRows
+from bayescore.inference.cluster import PartitionedRows
 from bayescore.inference.rows import InMemoryRows, Rows
 from bayescore.models import ModelSpec, family
 
@@ -211,7 +211,7 @@ class Posterior:
         self._precision = self.prior.precision()
         if rows is None and spec.distributed:
             # ModelSpec types its rows as numpy's; a distributed spec holds Dask arrays.
-            rows = DaskRows(
+            rows = PartitionedRows(
                 cast("da.Array", spec.X), cast("da.Array", spec.y), spec.standardization
             )
         elif rows is None:

@@ -3,7 +3,7 @@
 The log posterior and its derivatives are sums over rows. :class:`InMemoryRows` keeps a
 small design whole (standardised and transposed, once: every gradient is then two matrix
 products) and builds larger ones block by block on the fly, so memory stays bounded at any
-N; :class:`bayescore.inference.cluster.DaskRows` sums the partitions of a Dask array on the
+N; :class:`bayescore.inference.cluster.PartitionedRows` sums the partitions of a Dask array on the
 workers. Both give :class:`~bayescore.inference.posterior.Posterior` one operation,
 :meth:`Rows.sum`: a function of a block's transposed design and labels, summed over blocks.
 """

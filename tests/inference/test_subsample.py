@@ -123,7 +123,7 @@ def test_a_subsample_of_a_dask_array_is_the_same_rows():
     da = pytest.importorskip("dask.array")
     import dask
 
-    from bayescore.inference.cluster import DaskRows
+    from bayescore.inference.cluster import PartitionedRows
     from bayescore.inference.rows import InMemoryRows
 
     rng = np.random.default_rng(8)
@@ -131,7 +131,7 @@ def test_a_subsample_of_a_dask_array_is_the_same_rows():
     spec = make_spec(X, y, np.arange(2))
     index = np.sort(rng.choice(1_000, size=137, replace=False))
     with dask.config.set(scheduler="synchronous"):
-        rows = DaskRows(
+        rows = PartitionedRows(
             da.from_array(X, chunks=90), da.from_array(y, chunks=90), spec.standardization
         )
         taken = rows.take(index)
