@@ -433,3 +433,12 @@ def test_multipath_pathfinder_with_fewer_draws_than_parameters_is_judged():
     np.testing.assert_allclose(cov, np.cov(pool.T, aweights=w, bias=True), rtol=1e-10)
     mean, cov = _judged_moments(pool[:50], pool, w, [])
     np.testing.assert_allclose(cov, np.cov(pool[:50].T), rtol=1e-12)
+    # Pool weights on two draws only: the equal-weight mixture of the paths' Gaussians.
+    from bayescore.inference.gaussian import Gaussian
+
+    qs = [Gaussian.from_cov(np.full(5, m), np.eye(5) * v) for m, v in ((0.0, 1.0), (2.0, 3.0))]
+    spiked = np.zeros(400)
+    spiked[:2] = 0.5
+    mean, cov = _judged_moments(pool[:3], pool, spiked, qs)
+    np.testing.assert_allclose(mean, np.full(5, 1.0), rtol=1e-12)
+    np.testing.assert_allclose(cov, 2.0 * np.eye(5) + np.ones((5, 5)), rtol=1e-12)
