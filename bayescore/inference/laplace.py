@@ -230,7 +230,8 @@ def fit_laplace(
     ``np.random.default_rng(settings.random_seed)``, then the verdict's draws. From
     :data:`~bayescore.inference.subsample.MIN_ROWS` rows on, the log-likelihood of the ELBO's
     and the verdict's draws is estimated from a subsample of rows with a Taylor control
-    variate (:mod:`bayescore.inference.subsample`; within 0.01 nats a draw). ``post`` and
+    variate (:mod:`bayescore.inference.subsample`), and the verdict is taken again on every
+    row if the estimates' error could flip it. ``post`` and
     ``mode``, when given, are the posterior and its mode already found (``method="auto"``).
     Returns the fit and its ``variational`` record.
     """
@@ -296,6 +297,8 @@ def assess(
             prior_variance=post.prior.variance(),
             flat_prior=spec.flat_intercept,
         )
-    verdict = judge(density, q.mean, q.cov, rng, nu=proposal_nu(spec))
-    rows = density.n_rows if isinstance(density, SubsampledLikelihood) else None
+    sub = density if isinstance(density, SubsampledLikelihood) else None
+    error = 0.0 if sub is None else sub.error
+    verdict = judge(density, q.mean, q.cov, rng, nu=proposal_nu(spec), error=error, exact=post)
+    rows = None if sub is None else sub.n_rows
     return Assessment(theta, parts, verdict, rows)

@@ -320,14 +320,25 @@ def _k_hat_spread(sample: ImportanceSample) -> float:
 
 
 def _decide(
-    sample: ImportanceSample, mean: Floats, sd: Floats, own_se: float, reweighted: bool
-) -> Verdict:
+    sample: ImportanceSample,
+    mean: Floats,
+    sd: Floats,
+    own_se: float,
+    reweighted: bool,
+    error: float = 0.0,
+) -> tuple[Verdict, bool]:
+    """The verdict on ``sample``, and whether a log-likelihood ``error`` could flip it.
+
+    ``error`` is the RMS error (nats) of the log-likelihood estimates behind the ratios: it
+    moves a weighted mean by at most ``error`` posterior sds and a weighted sd by about
+    ``error / sqrt(2)`` of itself (Cauchy-Schwarz; the second for near-Gaussian draws).
+    """
     spread = _k_hat_spread(sample)
     n = int(sample.theta.shape[0])
     near_k = bool(abs(sample.k_hat - K_MAX) < 2 * spread)
     if not sample.reliable:
         near_ess = bool(abs(sample.ess - ESS_MIN) < 0.2 * ESS_MIN)
-        return Verdict(
+        verdict = Verdict(
             "not usable",
             sample.k_hat,
             spread,
@@ -336,6 +347,7 @@ def _decide(
             borderline=near_k or near_ess,
             reweighted=reweighted,
         )
+        return verdict, error > 0
     post_mean, post_sd, mean_se, sd_se = sample.moments()
     shift = (post_mean - mean) / sd
     shift_se = np.hypot(mean_se / sd, own_se)
@@ -344,12 +356,23 @@ def _decide(
     worst = int(np.argmax(np.abs(shift)))
     low, high = float(ratio.min()), float(ratio.max())
     close = bool(np.all(np.abs(shift) <= SHIFT_MAX)) and SD_RATIO[0] <= low and high <= SD_RATIO[1]
+
     near = bool(
         np.any(np.abs(np.abs(shift) - SHIFT_MAX) < 2 * shift_se)
         or np.any(np.abs(ratio - SD_RATIO[0]) < 2 * ratio_se)
         or np.any(np.abs(ratio - SD_RATIO[1]) < 2 * ratio_se)
     )
-    return Verdict(
+    # Where k-hat and the ESS are near their limits the draws' ratios themselves are in
+    # doubt: with estimated log-likelihoods, look again on every row.
+    doubtful_tail = abs(sample.k_hat - K_MAX) < 0.1 or sample.ess < 2 * ESS_MIN
+    moved = error * ratio  # the most the error can move each shift; sd ratios move 1/sqrt(2) of it
+    flippable = error > 0 and bool(
+        doubtful_tail
+        or np.any(np.abs(np.abs(shift) - SHIFT_MAX) < moved)
+        or np.any(np.abs(ratio - SD_RATIO[0]) < moved / np.sqrt(2))
+        or np.any(np.abs(ratio - SD_RATIO[1]) < moved / np.sqrt(2))
+    )
+    verdict = Verdict(
         "usable as is" if close else "usable after reweighting",
         sample.k_hat,
         spread,
@@ -363,6 +386,7 @@ def _decide(
         borderline=near or near_k,
         reweighted=reweighted,
     )
+    return verdict, flippable
 
 
 def judge(
@@ -376,6 +400,8 @@ def judge(
     nu: float = NU,
     min_draws: int = MIN_DRAWS,
     max_draws: int = MAX_DRAWS,
+    error: float = 0.0,
+    exact: Density | None = None,
 ) -> Verdict:
     """The verdict on an approximation with means ``mean`` and covariance ``cov``.
 
@@ -395,6 +421,14 @@ def judge(
         Degrees of freedom of the proposal's t half (:func:`proposal_nu`).
     min_draws, max_draws : int
         Draws of the first evaluation, and the most the doubling of borderline ones reaches.
+    error : float, default 0.0
+        RMS error (nats) of ``density``'s log-likelihoods near ``mean`` when they are
+        estimated (:class:`~bayescore.inference.subsample.SubsampledLikelihood`); 0 for
+        exact sums.
+    exact : Density, optional
+        The exact density: when the estimates' ``error`` could flip the decision (a shift
+        or sd ratio within the error's reach of a threshold, k-hat within 0.1 of
+        :data:`K_MAX`, or a low ESS), the verdict is taken again with it.
 
     Examples
     --------
@@ -409,10 +443,11 @@ def judge(
     """
     sd = np.sqrt(np.diag(cov))
     own_se = 0.0 if sample_size is None else 1.0 / np.sqrt(sample_size)
+    args = (mean, cov, sd, own_se, rng, reweighted, nu, min_draws, max_draws)
     with current().phase("checking the approximation (importance sampling)") as task:
-        verdict = _judge(
-            density, mean, cov, sd, own_se, rng, reweighted, nu, min_draws, max_draws, task
-        )
+        verdict, flippable = _judge(density, *args, task, error)
+        if flippable and exact is not None:
+            verdict, _ = _judge(exact, *args, task, 0.0)
     return verdict
 
 
@@ -428,15 +463,16 @@ def _judge(
     min_draws: int,
     max_draws: int,
     task: Task,
-) -> Verdict:
+    error: float,
+) -> tuple[Verdict, bool]:
     sample = posterior_sample(density, mean, cov, rng, min_draws, nu=nu)
-    verdict = _decide(sample, mean, sd, own_se, reweighted)
+    verdict, flippable = _decide(sample, mean, sd, own_se, reweighted, error)
     task.advance(sample.theta.shape[0], note=f"k-hat {verdict.k_hat:.2f}, ESS {verdict.ess:.0f}")
     while verdict.borderline and sample.theta.shape[0] < max_draws:
         # Twice the draws of the final proposal: the proposal is kept, its estimate refined.
         theta, log_r = _weigh(density, sample.proposal, rng, sample.theta.shape[0])
         theta = np.concatenate([sample.theta, theta])
         sample = _sample(theta, np.concatenate([sample.log_ratios, log_r]), sample.proposal)
-        verdict = _decide(sample, mean, sd, own_se, reweighted)
+        verdict, flippable = _decide(sample, mean, sd, own_se, reweighted, error)
         task.advance(log_r.size, note=f"k-hat {verdict.k_hat:.2f}, ESS {verdict.ess:.0f}")
-    return verdict
+    return verdict, flippable
