@@ -75,6 +75,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_loo.py
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_scaling.py
+	$(PY) benchmarks/bench_gradient.py
 	$(PY) benchmarks/bench_predict.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/bench_verdict.py

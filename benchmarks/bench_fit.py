@@ -224,7 +224,18 @@ def summarise(intercept: Any, coef: Any) -> dict[str, list[float]]:
     return out
 
 
+#: The sample stats that count a draw's leapfrog steps, one gradient each: nutpie's (and
+#: NumPyro's ``num_steps``, renamed) ``n_steps``, PyMC's ``tree_size``.
+GRADIENT_STATS = ("n_steps", "tree_size")
+
+
 def nuts_metrics(post: Any, free: list[str], stats: Any) -> dict[str, Any]:
+    """Min bulk ESS and max R-hat over ``free``, divergences, and gradients of the draws.
+
+    ``post`` and ``stats``: the posterior and sample-stats Datasets (``chain``, ``draw``
+    dims). ``gradients`` sums the leapfrog steps of the draws in ``stats``: the sampling
+    phase only when the tuning draws were discarded, as every engine here does.
+    """
     import arviz_stats
 
     sub = post[free]
@@ -234,6 +245,8 @@ def nuts_metrics(post: Any, free: list[str], stats: Any) -> dict[str, Any]:
         rhat = arviz_stats.rhat(sub)
     ess_all = np.concatenate([np.ravel(ess[v].values) for v in free])
     rhat_all = np.concatenate([np.ravel(rhat[v].values) for v in free])
+    steps = next((stats[v] for v in GRADIENT_STATS if v in stats), None)
+    gradients = int(steps.sum()) if steps is not None else None
     return {
         "free_vars": free,
         "n_params": int(ess_all.size),
@@ -241,6 +254,8 @@ def nuts_metrics(post: Any, free: list[str], stats: Any) -> dict[str, Any]:
         "rhat_max": float(np.max(rhat_all)),
         "divergences": int(stats["diverging"].sum()) if "diverging" in stats else None,
         "inference_library": post.attrs.get("inference_library"),
+        "gradients": gradients,
+        "ess_per_gradient": float(np.min(ess_all)) / gradients if gradients else None,
     }
 
 

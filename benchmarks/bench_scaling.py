@@ -11,7 +11,9 @@ costs a session pays once (e.g. arviz-base's lazy ``jax`` module makes SciPy's a
 checks import all of JAX, 1.3 s, when it is installed):
 bayescore's default (``method="auto"``), ``method="nuts"``, ``"laplace"``,
 ``"fullrank_advi"``; scikit-learn's ``LogisticRegression()``; PyMC 6 by hand with
-``pm.sample`` defaults (nutpie); NumPyro's NUTS by hand (2 chains of 1,000 after 1,000).
+``pm.sample`` defaults (nutpie when installed), and with ``nuts_sampler="pymc"`` (PyMC's own
+NUTS); NumPyro's NUTS by hand. Every sampler runs 2 chains of ``--draws`` draws (1,000)
+after as many tuning steps.
 Every peer runs up to the size it finishes within ``--timeout`` seconds (10 minutes), then
 is skipped at larger sizes. Peak memory is the process's peak resident set (``VmHWM``,
 reset after the data were made and the warm-up ran, read when the fit returns) minus its
@@ -21,8 +23,19 @@ logistic and the two 5*10^4 softmax problems the default's posterior means are a
 compared with a long NUTS run (4 chains x 2,000 draws, ``method="nuts"``): the largest
 error in posterior sd.
 
-Run: ``python benchmarks/bench_scaling.py [--quick] [--only logistic,softmax,classification]``;
-writes ``benchmarks/results/scaling.json`` and prints the Markdown tables of the README.
+Every NUTS row (bayescore's NUTS and the three peers) also reports, with
+``bench_fit.nuts_metrics``: the min bulk ESS over the free parameters
+(``arviz_stats.ess(method="bulk")``), ESS/s (over the wall time of the whole fit), max R-hat
+(``arviz_stats.rhat``), divergences, the gradient evaluations of the sampling phase (the
+sum of the draws' leapfrog steps: ``n_steps`` of nutpie, ``tree_size`` of PyMC, NumPyro's
+``num_steps`` from ``get_extra_fields``; every engine discards its tuning draws, so tuning's
+gradients, and those of bayescore's mode search, are not counted) and ESS per gradient; and
+its ESS/s over the best peer's at the same problem and size in this run ("x best peer").
+
+Run: ``python benchmarks/bench_scaling.py [--quick] [--only logistic,softmax,classification]
+[--sizes 5000,50000] [--configs "name,name"] [--draws 1000]``; ``--sizes`` replaces every
+chosen problem's sizes. Writes ``benchmarks/results/scaling.json`` and prints the Markdown
+tables of the README, then one table of the NUTS rows per problem.
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_fit import nuts_metrics
 
 HERE = Path(__file__).resolve().parent
 MARK = "BENCH_SCALING_RESULT "
@@ -72,9 +86,16 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "params": {"method": "fullrank_advi"},
     },
     "scikit-learn LogisticRegression()": {"engine": "sklearn"},
-    "PyMC 6 by hand, pm.sample defaults": {"engine": "pymc"},
-    "NumPyro NUTS by hand": {"engine": "numpyro"},
+    "PyMC 6 by hand, pm.sample defaults": {"engine": "pymc", "peer": True},
+    "PyMC 6 by hand, nuts_sampler='pymc'": {
+        "engine": "pymc",
+        "peer": True,
+        "sample_kwargs": {"nuts_sampler": "pymc"},
+    },
+    "NumPyro NUTS by hand": {"engine": "numpyro", "peer": True},
 }
+#: Engines whose rows are NUTS runs (bayescore's only when its method was NUTS).
+NUTS_ENGINES = {"bayescore", "pymc", "numpyro"}
 
 
 def simulate(problem: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +164,8 @@ def fit_bayescore(cfg: dict[str, Any], X, y, Xt, yt) -> dict[str, Any]:
         if cfg["kind"] == "logistic"
         else bs.BayesianSoftmaxClassifier
     )
-    est = cls(random_seed=1, progressbar=False, fit_kwargs={"warn": False}, **cfg["params"])
+    params = {"draws": cfg["draws"], "tune": cfg["draws"], **cfg["params"]}
+    est = cls(random_seed=1, progressbar=False, fit_kwargs={"warn": False}, **params)
     start = time.perf_counter()
     est.fit(X, y)
     seconds, peak = time.perf_counter() - start, max_rss_bytes()
@@ -155,14 +177,11 @@ def fit_bayescore(cfg: dict[str, Any], X, y, Xt, yt) -> dict[str, Any]:
     auto = est.idata_.posterior.attrs.get("bayescore_auto")
     if auto is not None:
         out["auto"] = json.loads(auto)
-    d = bs.diagnose(est)
-    out["diagnose_ok"] = bool(d.ok)
-    if "ess_bulk_min" in d.table["check"].values:
-        out["ess_bulk_min"] = d["ess_bulk_min"]
-        out["r_hat_max"] = d["r_hat_max"]
-        out["divergences"] = d["divergences"]
+    out["diagnose_ok"] = bool(bs.diagnose(est).ok)
     post = est.idata_.posterior
     names = json.loads(post.attrs["bayescore_free_vars"])
+    if out["method"] == "nuts":
+        out.update(nuts_metrics(post.to_dataset(), names, est.idata_.sample_stats.to_dataset()))
     flat = np.concatenate(
         [post[n].values.reshape(post.sizes["chain"] * post.sizes["draw"], -1) for n in names], 1
     )
@@ -181,40 +200,54 @@ def fit_sklearn(cfg: dict[str, Any], X, y, Xt, yt) -> dict[str, Any]:
     return {"seconds": seconds, "peak": peak, "nll": held_out_nll(clf.predict_proba(Xt), yt)}
 
 
-def fit_pymc(cfg: dict[str, Any], X, y, Xt, yt) -> dict[str, Any]:
+def pymc_model(kind: str, Xs: np.ndarray, y: np.ndarray, k: int) -> Any:
+    """The PyMC model by hand: Normal(0, 2.5) priors on ``a`` and ``b``, ``Xs`` a constant.
+
+    Softmax: the first class's logits fixed at 0 (reference coding, as bayescore's).
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
-    Xs = _standardise(X, X)
-    start = time.perf_counter()
-    with pm.Model():
-        if cfg["kind"] == "logistic":
+    with pm.Model() as model:
+        if kind == "logistic":
             a = pm.Normal("a", 0.0, 2.5)
             b = pm.Normal("b", 0.0, 2.5, shape=Xs.shape[1])
             pm.Bernoulli("y", logit_p=a + Xs @ b, observed=y)
         else:
-            a = pm.Normal("a", 0.0, 2.5, shape=cfg["k"] - 1)
-            b = pm.Normal("b", 0.0, 2.5, shape=(Xs.shape[1], cfg["k"] - 1))
+            a = pm.Normal("a", 0.0, 2.5, shape=k - 1)
+            b = pm.Normal("b", 0.0, 2.5, shape=(Xs.shape[1], k - 1))
             logits = pt.concatenate([pt.zeros((Xs.shape[0], 1)), a + Xs @ b], axis=1)
             pm.Categorical("y", logit_p=logits, observed=y)
-        steps = 100 if cfg.get("warm") else 1000
+    return model
+
+
+def fit_pymc(cfg: dict[str, Any], X, y, Xt, yt) -> dict[str, Any]:
+    import pymc as pm
+
+    Xs = _standardise(X, X)
+    start = time.perf_counter()
+    with pymc_model(cfg["kind"], Xs, y, cfg["k"]):
         idata = pm.sample(
-            draws=steps,
-            tune=steps,
+            draws=cfg["draws"],
+            tune=cfg["draws"],
             random_seed=1,
             progressbar=False,
             compute_convergence_checks=False,
+            **cfg.get("sample_kwargs", {}),
         )
     seconds, peak = time.perf_counter() - start, max_rss_bytes()
     post = idata["posterior"]
     a, b = post["a"].values, post["b"].values
     a = a.reshape(-1, 1 if cfg["kind"] == "logistic" else cfg["k"] - 1)
     b = b.reshape(a.shape[0], Xs.shape[1], -1)
-    return {
+    out = {
         "seconds": seconds,
         "peak": peak,
         "nll": _nll_of_draws(cfg, a, b, _standardise(Xt, X), yt),
     }
+    # inference_library (from the posterior's attrs): the sampler pm.sample ran.
+    out.update(nuts_metrics(post.to_dataset(), ["a", "b"], idata["sample_stats"].to_dataset()))
+    return out
 
 
 def fit_numpyro(cfg: dict[str, Any], X, y, Xt, yt) -> dict[str, Any]:
@@ -222,6 +255,7 @@ def fit_numpyro(cfg: dict[str, Any], X, y, Xt, yt) -> dict[str, Any]:
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
+    import xarray as xr
     from numpyro.infer import MCMC, NUTS
 
     numpyro.set_host_device_count(2)
@@ -242,23 +276,41 @@ def fit_numpyro(cfg: dict[str, Any], X, y, Xt, yt) -> dict[str, Any]:
     start = time.perf_counter()
     mcmc = MCMC(
         NUTS(model),
-        num_warmup=100 if cfg.get("warm") else 1000,
-        num_samples=100 if cfg.get("warm") else 1000,
+        num_warmup=cfg["draws"],
+        num_samples=cfg["draws"],
         num_chains=2,
         chain_method="parallel",
         progress_bar=False,
     )
-    mcmc.run(jax.random.PRNGKey(1), Xs, jnp.asarray(y))
-    samples = mcmc.get_samples()
+    # num_steps: the leapfrog steps of each kept draw (sampling phase only).
+    mcmc.run(jax.random.PRNGKey(1), Xs, jnp.asarray(y), extra_fields=("num_steps", "diverging"))
+    samples = mcmc.get_samples(group_by_chain=True)
     jax.block_until_ready(samples)
     seconds, peak = time.perf_counter() - start, max_rss_bytes()
-    a = np.asarray(samples["a"]).reshape(-1, 1 if cfg["kind"] == "logistic" else k - 1)
-    b = np.asarray(samples["b"]).reshape(a.shape[0], X.shape[1], -1)
-    return {
+    dims = ("chain", "draw")
+    post = xr.Dataset(
+        {
+            name: (dims + tuple(f"{name}_dim_{i}" for i in range(v.ndim - 2)), np.asarray(v))
+            for name, v in samples.items()
+        },
+        attrs={"inference_library": "numpyro"},
+    )
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = xr.Dataset(
+        {
+            "n_steps": (dims, np.asarray(extra["num_steps"])),
+            "diverging": (dims, np.asarray(extra["diverging"])),
+        }
+    )
+    a = post["a"].values.reshape(-1, 1 if cfg["kind"] == "logistic" else k - 1)
+    b = post["b"].values.reshape(a.shape[0], X.shape[1], -1)
+    out = {
         "seconds": seconds,
         "peak": peak,
         "nll": _nll_of_draws(cfg, a, b, _standardise(Xt, X), yt),
     }
+    out.update(nuts_metrics(post, ["a", "b"], stats))
+    return out
 
 
 def _nll_of_draws(cfg, a, b, Xt, yt) -> float:
@@ -290,7 +342,8 @@ def worker(cfg: dict[str, Any]) -> None:
         "numpyro": fit_numpyro,
     }[cfg["engine"]]
     # Warm-up: the same configuration on 500 rows (imports, first-call costs).
-    warm = {**cfg, "params": {**cfg.get("params", {}), "draws": 100, "tune": 100}, "warm": True}
+    params = {**cfg.get("params", {}), "draws": 100, "tune": 100}
+    warm = {**cfg, "draws": 100, "params": params}
     fitter(warm, X[:500], y[:500], Xt[:500], yt[:500])
     reset_peak()
     base = rss_bytes()
@@ -332,6 +385,7 @@ def reference(problem: str, n: int, timeout: float) -> dict[str, Any]:
         "engine": "bayescore",
         "problem": problem,
         "n": n,
+        "draws": 2000,
         "params": {"method": "nuts", "draws": 2000, "tune": 1000, "chains": 4},
     }
     return run(cfg, timeout)
@@ -378,7 +432,89 @@ def table(results: list[dict[str, Any]]) -> str:
                         f"{r['seconds']:.1f} / {r['peak_extra_mb']:.0f} / {r['nll']:.4f}{extra}"
                     )
             out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out.append(nuts_table(problem, rows))
     return "\n".join(out)
+
+
+def add_ess_ratios(rows: list[dict[str, Any]]) -> None:
+    """ESS/s of every NUTS row, and over the best peer's (the same problem and size)."""
+    nuts = [r for r in rows if r["status"] == "ok" and "ess_bulk_min" in r]
+    for r in nuts:
+        r["ess_per_second"] = r["ess_bulk_min"] / r["seconds"]
+    peers = [r["ess_per_second"] for r in nuts if CONFIGS[r["config"]].get("peer")]
+    for r in nuts:
+        r["ratio_to_best_peer"] = r["ess_per_second"] / max(peers) if peers else None
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def nuts_table(problem: str, rows: list[dict[str, Any]]) -> str:
+    """The NUTS rows of one problem: speed, ESS, convergence and gradients, size by size."""
+    head = [
+        "N",
+        "configuration",
+        "sampler",
+        "wall s",
+        "peak extra MB",
+        "held-out NLL",
+        "min bulk ESS",
+        "ESS/s",
+        "x best peer",
+        "max R-hat",
+        "div.",
+        "gradients (sampling phase)",
+        "ESS / 1000 gradients",
+    ]
+    body = []
+    for r in sorted(rows, key=lambda r: (r["n"], list(CONFIGS).index(r["config"]))):
+        if CONFIGS[r["config"]]["engine"] not in NUTS_ENGINES:
+            continue
+        if r["status"] != "ok":
+            body.append([f"{r['n']:,}", r["config"], r["status"]] + [""] * (len(head) - 3))
+            continue
+        if "ess_bulk_min" not in r:  # bayescore's default when it chose an approximation
+            continue
+        per_gradient = r.get("ess_per_gradient")
+        body.append(
+            [
+                f"{r['n']:,}",
+                r["config"],
+                str(r.get("inference_library") or ""),
+                f"{r['seconds']:.1f}",
+                f"{r['peak_extra_mb']:.0f}",
+                f"{r['nll']:.4f}",
+                f"{r['ess_bulk_min']:.0f}",
+                f"{r['ess_per_second']:.1f}",
+                _fmt(r.get("ratio_to_best_peer"), ".2f"),
+                f"{r['rhat_max']:.3f}",
+                _fmt(r.get("divergences"), "d"),
+                _fmt(r.get("gradients"), ",d"),
+                _fmt(None if per_gradient is None else 1000 * per_gradient, ".2f"),
+            ]
+        )
+    if not body:
+        return ""
+    lines = [
+        f"\n**{problem}, NUTS rows**: ESS/s = min bulk ESS / wall s; x best peer = ESS/s over "
+        "the best of PyMC defaults, PyMC's NUTS and NumPyro at this N; gradients = leapfrog "
+        "steps of the kept draws, tuning (and bayescore's mode search) not counted\n",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
+
+
+def config_names(text: str) -> list[str] | None:
+    """The configurations named in ``text``, comma-separated (names may hold commas)."""
+    names, piece = [], ""
+    for part in text.split(","):
+        piece = f"{piece},{part}" if piece else part
+        if piece.strip() in CONFIGS:
+            names.append(piece.strip())
+            piece = ""
+    return None if piece or not names else names
 
 
 def main() -> None:
@@ -387,17 +523,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N up to 10^4")
     parser.add_argument("--only", default=",".join(PROBLEMS))
     parser.add_argument("--configs", default=None, help="comma-separated configuration names")
+    parser.add_argument(
+        "--sizes", default=None, help="comma-separated N, replacing every problem's sizes"
+    )
+    parser.add_argument(
+        "--draws", type=int, default=1000, help="draws and tuning steps of every sampler"
+    )
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scaling.json")
     args = parser.parse_args()
     if args.worker:
         worker(json.loads(args.worker))
         return
-    configs = list(CONFIGS) if args.configs is None else args.configs.split(",")
+    configs = list(CONFIGS) if args.configs is None else config_names(args.configs)
+    if configs is None:
+        parser.error(f"--configs: name configurations of {list(CONFIGS)}, comma-separated")
     results: list[dict[str, Any]] = []
     for problem in args.only.split(","):
         sizes = PROBLEMS[problem]["sizes"]
-        if args.quick:
+        if args.sizes is not None:
+            sizes = [int(n) for n in args.sizes.split(",")]
+        elif args.quick:
             sizes = [n for n in sizes if n <= 10_000]
         slow: set[str] = set()
         for n in sizes:
@@ -407,7 +553,7 @@ def main() -> None:
                         {"problem": problem, "n": n, "config": name, "status": "skipped"}
                     )
                     continue
-                cfg = {"problem": problem, "n": n, **CONFIGS[name]}
+                cfg = {"problem": problem, "n": n, "draws": args.draws, **CONFIGS[name]}
                 res = run(cfg, args.timeout)
                 if res["status"] == "timeout":
                     slow.add(name)
@@ -420,17 +566,22 @@ def main() -> None:
                     res.get("status"),
                     f"{res.get('seconds', float('nan')):.1f}s",
                     res.get("method", ""),
+                    f"ESS {res['ess_bulk_min']:.0f}" if "ess_bulk_min" in res else "",
                     flush=True,
                 )
-            if (problem, n) in CHECKED and not args.quick:
-                ref = reference(problem, n, 4 * args.timeout)
-                default = next(
+            add_ess_ratios([r for r in results if r["problem"] == problem and r["n"] == n])
+            default = next(
+                (
                     r
                     for r in results
                     if r["problem"] == problem
                     and r["n"] == n
                     and r["config"] == "bayescore default (auto)"
-                )
+                ),
+                None,
+            )
+            if (problem, n) in CHECKED and not args.quick and default is not None:
+                ref = reference(problem, n, 4 * args.timeout)
                 if ref["status"] == "ok" and default["status"] == "ok":
                     err = np.abs(np.array(default["mean"]) - ref["mean"]) / np.array(ref["sd"])
                     default["mean_error_vs_long_nuts"] = float(err.max())
