@@ -11,9 +11,11 @@ are tested against it.
 
 Explicit loops, not array expressions or ``np.dot``: numba compiles those slowly (the
 first fit on a machine pays the compile; the benchmarks' cold-start row measures it), and
-the loops run as fast (sums over rows reassociated, so they vectorise). The sums of logs are
-taken as the log of a running product, logged and restarted before it can overflow (every
-factor is at most ``K``), which leaves one ``exp`` per row and class.
+the loops run as fast (sums over rows reassociated, so they vectorise). ``exp`` is the
+kernels' own (``_exp``: a polynomial that vectorises, 1-1.5 ns against libm's 5-6 ns), taken
+a class at a time over blocks of :data:`_BLOCK` rows so the loops vectorise, and a sum of
+logs is the log of products of :data:`_GROUP` factors (each at most ``K``): one ``exp`` per
+row and class, one ``log`` per 32 rows.
 
 The kernels are compiled once per machine (numba's on-disk cache, ``cache=True``); this
 module is imported only by the sampler, so ``import bayescore`` and the scoring functions
@@ -38,6 +40,7 @@ from bayescore.inference.posterior import NORMAL, STUDENT_T
 
 __all__ = [
     "CacheWarning",
+    "exp_into",
     "logistic_value_grad",
     "nutpie_expand",
     "nutpie_logp",
@@ -47,8 +50,61 @@ __all__ = [
 ]
 
 
-#: A running product of factors <= K (<= P <= 2000 here) is logged once it passes this.
-_FLUSH = 1e200
+#: Rows whose exps and sums a kernel takes at once (in-cache temporaries of this size).
+_BLOCK = 512
+#: Factors multiplied before one ``log``: each is at most ``K`` (row sums of exps that are
+#: at most 1), so a product of 32 stays finite for any K below 4e9.
+_GROUP = 32
+
+# exp by Cody-Waite reduction and a degree-12 polynomial: x = k ln 2 + r, |r| <= ln 2 / 2,
+# exp(x) = 2^k p(r), 2^k built in the exponent bits. No call, no branch: the loops over
+# rows vectorise (4 doubles a step on AVX2), about 1 ns an exp against libm's 5-6 ns, with
+# a relative error below 4e-16 (tested against numpy).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93145751953125e-1  # ln 2 in two parts: k * _LN2_HI is exact for |k| < 2^11
+_LN2_LO = 1.42860682030941723212e-6
+_ROUNDING = 6755399441055744.0  # 1.5 * 2^52: x + it holds round(x) in its low mantissa bits
+_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(13))
+_EXP_MIN = -708.0  # exp(-708) ~ 3e-308: smaller arguments give that (never 0 or subnormal)
+
+
+def _bitcast(source: Any, target: Any) -> Any:
+    def typer(context: Any, value: Any) -> Any:
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], context.get_value_type(target))
+
+        return target(source), codegen
+
+    return intrinsic(typer)
+
+
+_as_bits: Any = _bitcast(types.float64, types.int64)
+_from_bits: Any = _bitcast(types.int64, types.float64)
+_ROUNDING_BITS = int(np.array(_ROUNDING).view(np.int64))
+
+
+@numba.njit(inline="always", error_model="numpy", fastmath={"contract"})
+def _exp(x: float) -> float:
+    """``exp(x)`` for ``x <= 709``, inlined and vectorisable (see ``_TAYLOR``)."""
+    x = max(x, _EXP_MIN)
+    shifted = x * _LOG2E + _ROUNDING
+    k = shifted - _ROUNDING  # round(x / ln 2), exactly
+    r = x - k * _LN2_HI - k * _LN2_LO
+    c = _TAYLOR
+    p = c[12]
+    p = p * r + c[11]
+    p = p * r + c[10]
+    p = p * r + c[9]
+    p = p * r + c[8]
+    p = p * r + c[7]
+    p = p * r + c[6]
+    p = p * r + c[5]
+    p = p * r + c[4]
+    p = p * r + c[3]
+    p = p * r + c[2]
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * _from_bits((_as_bits(shifted) - _ROUNDING_BITS + 1023) << 52)
 
 
 class CacheWarning(UserWarning):
@@ -93,27 +149,79 @@ _jit = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reasso
 
 
 @_jit
+def exp_into(x: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = exp(x[i])`` by the kernels' own ``exp`` (exposed for its tests)."""
+    for i in range(x.size):
+        out[i] = _exp(x[i])
+
+
+@_jit
 def _project(ZT: np.ndarray, W: np.ndarray, eta: np.ndarray) -> None:
-    """``eta[c, n] = sum_j W[j, c] ZT[j, n]``, ``W`` raveled: one pass over ``ZT``."""
+    """``eta[c, n] = sum_j W[j, c] ZT[j, n]``, ``W`` raveled: one pass over ``ZT``.
+
+    Four design rows a pass: ``eta`` is read and written a quarter as often.
+    """
     k = eta.shape[0]
+    d1, n = ZT.shape
     eta[:] = 0.0
-    for j in range(ZT.shape[0]):
+    j = 0
+    while j + 4 <= d1:
         for c in range(k):
-            w = W[j * k + c]
-            for n in range(ZT.shape[1]):
-                eta[c, n] += w * ZT[j, n]
+            w0, w1 = W[j * k + c], W[(j + 1) * k + c]
+            w2, w3 = W[(j + 2) * k + c], W[(j + 3) * k + c]
+            for i in range(n):
+                eta[c, i] += (
+                    w0 * ZT[j, i] + w1 * ZT[j + 1, i] + w2 * ZT[j + 2, i] + w3 * ZT[j + 3, i]
+                )
+        j += 4
+    for rest in range(j, d1):
+        for c in range(k):
+            w = W[rest * k + c]
+            for i in range(n):
+                eta[c, i] += w * ZT[rest, i]
 
 
 @_jit
 def _back(ZT: np.ndarray, R: np.ndarray, grad: np.ndarray) -> None:
-    """``grad[j * k + c] += sum_n ZT[j, n] R[c, n]``: ``Z^T R^T`` raveled, one pass."""
+    """``grad[j * k + c] += sum_n ZT[j, n] R[c, n]``: ``Z^T R^T`` raveled, one pass.
+
+    Four design rows a pass: ``R`` is read a quarter as often.
+    """
     k = R.shape[0]
-    for j in range(ZT.shape[0]):
+    d1, n = ZT.shape
+    j = 0
+    while j + 4 <= d1:
+        for c in range(k):
+            t0 = t1 = t2 = t3 = 0.0
+            for i in range(n):
+                r = R[c, i]
+                t0 += ZT[j, i] * r
+                t1 += ZT[j + 1, i] * r
+                t2 += ZT[j + 2, i] * r
+                t3 += ZT[j + 3, i] * r
+            grad[j * k + c] += t0
+            grad[(j + 1) * k + c] += t1
+            grad[(j + 2) * k + c] += t2
+            grad[(j + 3) * k + c] += t3
+        j += 4
+    for rest in range(j, d1):
         for c in range(k):
             total = 0.0
-            for n in range(ZT.shape[1]):
-                total += ZT[j, n] * R[c, n]
-            grad[j * k + c] += total
+            for i in range(n):
+                total += ZT[rest, i] * R[c, i]
+            grad[rest * k + c] += total
+
+
+@_jit
+def _sum_logs(factors: np.ndarray, m: int) -> float:
+    """``sum_i log(factors[i])`` over ``m`` factors in [1, K]: one ``log`` per group."""
+    total = 0.0
+    for g in range(0, m, _GROUP):
+        product = 1.0
+        for i in range(g, min(g + _GROUP, m)):
+            product *= factors[i]
+        total += math.log(product)
+    return total
 
 
 @_jit
@@ -138,24 +246,26 @@ def logistic_value_grad(
     float
         :math:`\sum_n \log\sigma(s_n)`, :math:`s_n = \pm\eta_n` (+ for class 1).
     """
-    eta2 = np.empty((1, ZT.shape[1]))
+    n = ZT.shape[1]
+    eta2 = np.empty((1, n))
     _project(ZT, theta, eta2)
     eta = eta2[0]
+    u = np.empty(_BLOCK)
     value = 0.0
-    product = 1.0  # prod (1 + exp(-|s|)): log sigma(s) = min(s, 0) - log(1 + exp(-|s|))
-    for i in range(eta.size):
-        sign = 1.0 if y[i] == 1 else -1.0
-        s = sign * eta[i]
-        t = math.exp(-abs(s))
-        u = 1.0 + t
-        value += min(s, 0.0)
-        product *= u
-        if product > _FLUSH:
-            value -= math.log(product)
-            product = 1.0
-        eta[i] = sign * (t if s > 0.0 else 1.0) / u  # sigma(-s) = (s > 0 ? t : 1) / (1 + t)
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        for i in range(m):
+            # log sigma(s) = min(s, 0) - log(1 + t), t = exp(-|s|), s = +-eta;
+            # its derivative in eta is +-sigma(-s) = +-(s > 0 ? t : 1) / (1 + t).
+            sign = 2.0 * y[start + i] - 1.0
+            s = sign * eta[start + i]
+            t = _exp(-abs(s))
+            u[i] = 1.0 + t
+            value += min(s, 0.0)
+            eta[start + i] = sign * (t if s > 0.0 else 1.0) / u[i]
+        value -= _sum_logs(u, m)
     _back(ZT, eta2, grad)
-    return value - math.log(product)
+    return value
 
 
 @_jit
@@ -183,30 +293,41 @@ def softmax_value_grad(ZT: np.ndarray, y: np.ndarray, W: np.ndarray, grad: np.nd
     k = W.size // d1
     eta = np.empty((k, n))
     _project(ZT, W, eta)
+    top = np.empty(_BLOCK)
+    total = np.empty(_BLOCK)
     value = 0.0
-    product = 1.0  # prod sum_c exp(eta_c - top), with the reference's exp(-top)
-    for i in range(n):
-        top = 0.0
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        # log p(y_i) = eta_{i y_i} - top_i - log sum_c exp(eta_ic - top_i), over the
+        # classes with the reference's logit 0, top_i = max(0, max_c eta_ic).
+        for i in range(m):
+            top[i] = 0.0
         for c in range(k):
-            top = max(top, eta[c, i])
-        label = y[i] - 1  # the label's free class, -1 for the reference
-        value += (eta[label, i] if label >= 0 else 0.0) - top
-        total = math.exp(-top)
+            for i in range(m):
+                top[i] = max(top[i], eta[c, start + i])
+        for i in range(m):
+            label = y[start + i] - 1  # the label's free class, -1 for the reference
+            if label >= 0:
+                value += eta[label, start + i]
+            value -= top[i]
+            total[i] = _exp(-top[i])
         for c in range(k):
-            e = math.exp(eta[c, i] - top)
-            eta[c, i] = e
-            total += e
-        product *= total
-        if product > _FLUSH:
-            value -= math.log(product)
-            product = 1.0
-        inverse = 1.0 / total
+            for i in range(m):
+                e = _exp(eta[c, start + i] - top[i])
+                eta[c, start + i] = e
+                total[i] += e
+        value -= _sum_logs(total, m)
+        for i in range(m):
+            total[i] = -1.0 / total[i]
         for c in range(k):
-            eta[c, i] *= -inverse
-        if label >= 0:
-            eta[label, i] += 1.0
+            for i in range(m):
+                eta[c, start + i] *= total[i]  # -p_ic
+        for i in range(m):
+            label = y[start + i] - 1
+            if label >= 0:
+                eta[label, start + i] += 1.0  # onehot - p
     _back(ZT, eta, grad)
-    return value - math.log(product)
+    return value
 
 
 @_jit

@@ -215,6 +215,43 @@ def test_compiled_twin_equals_the_numpy_posterior(kind, options, blocks, monkeyp
         np.testing.assert_allclose(out_grad, L.T @ grad, rtol=1e-10, atol=1e-10)
 
 
+def test_the_kernels_exp_is_libm_accurate_and_floors_at_exp_of_minus_708():
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(-708.0, 709.0, 20_000), rng.normal(size=2_000)])
+    x = np.concatenate([x, [0.0, -0.0, 1e-300, -1e-300, 0.5 * np.log(2.0), -708.0, 709.0]])
+    got = np.empty_like(x)
+    kernels.exp_into(x, got)
+    np.testing.assert_allclose(got, np.exp(x), rtol=4e-16, atol=0)
+    below = np.array([-708.5, -745.0, -1e4, -np.inf])
+    out = np.empty_like(below)
+    kernels.exp_into(below, out)
+    np.testing.assert_allclose(out, np.exp(-708.0), rtol=4e-16)  # never 0: sums stay > 0
+
+
+@pytest.mark.parametrize(("d", "k"), [(2, 2), (6, 2), (2, 4), (9, 5)])
+def test_kernels_equal_scipy_over_blocks_and_extreme_logits(d, k):
+    """Values and gradients of the compiled likelihoods against scipy's log-softmax, over
+    several row blocks with a ragged last one, with design rows in fours and left over, and
+    logits in the hundreds (where the max shift and exp's floor matter)."""
+    rng = np.random.default_rng(d * k)
+    n = 2 * 512 + 277
+    ZT = np.vstack([np.ones(n), rng.normal(size=(d, n))])
+    ZT[1, :40] *= 300.0  # rows whose logits reach the hundreds
+    y = rng.integers(0, k, n)
+    W = rng.normal(scale=0.8, size=(d + 1, k - 1))
+    logits = np.vstack([np.zeros(n), W.T @ ZT])  # (K, N), the reference's logit 0
+    log_p = log_softmax(logits, axis=0)
+    value = log_p[y, np.arange(n)].sum()
+    residual = np.eye(k)[y].T - np.exp(log_p)  # onehot - p, (K, N)
+    grad = np.zeros(W.size)
+    if k == 2:
+        got = kernels.logistic_value_grad(ZT, y, W.ravel(), grad)
+    else:
+        got = kernels.softmax_value_grad(ZT, y, W.ravel(), grad)
+    assert got == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(grad, (ZT @ residual[1:].T).ravel(), rtol=1e-10, atol=1e-9)
+
+
 @pytest.mark.parametrize(("kind", "options"), SETTINGS)
 def test_log_likelihood_of_many_points_equals_pymc(kind, options, monkeypatch):
     """The values-only path (ELBO, k-hat, Pathfinder) at 300 points in cache-sized groups,
