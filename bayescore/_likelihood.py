@@ -14,6 +14,7 @@ This module imports numpy only: a Dask worker that sums a partition
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "Labels",
+    "RowSums",
     "block_hessian",
     "block_log_likelihood",
     "block_value_grad",
@@ -201,11 +203,20 @@ def block_value_grad(ZT: Floats, labels: Labels, W: Floats) -> tuple[Floats, Flo
     return value, (eta @ ZT.T).reshape(m, k, d1).transpose(0, 2, 1)
 
 
-def block_log_likelihood(ZT: Floats, labels: Labels, W: Floats) -> Floats:
+#: A function that sums the log-likelihood over rows given the logits of many points:
+#: ``(eta, y, out)`` with ``eta`` (points, K - 1, rows) or (points, rows), ``out`` (points,).
+RowSums = Callable[[Floats, NDArray[np.int64], Floats], None]
+
+
+def block_log_likelihood(
+    ZT: Floats, labels: Labels, W: Floats, sums: RowSums | None = None
+) -> Floats:
     """One block's log-likelihood at points ``W`` (M, D + 1, K - 1), values only, (M,).
 
     The points are taken in groups whose logits for the block fit 8 MB, so 1,000 draws
-    cost one pass of matrix products with cache-sized temporaries.
+    cost one pass of matrix products with cache-sized temporaries. ``sums``, when given,
+    reduces the logits to the sums instead of this module's numpy functions (the compiled
+    ``bayescore.inference.kernels.softmax_sums`` / ``logistic_sums``).
     """
     m, d1, k = W.shape
     total = np.zeros(m)
@@ -215,9 +226,11 @@ def block_log_likelihood(ZT: Floats, labels: Labels, W: Floats) -> Floats:
         # (points k, rows) free logits, then (points, k, rows) or (points, rows)
         eta = part.transpose(0, 2, 1).reshape(-1, d1) @ ZT
         if k > 1:
-            total[start : start + step] = softmax_log_likelihood(
-                eta.reshape(part.shape[0], k, -1), labels
-            )
+            eta = eta.reshape(part.shape[0], k, -1)
+        if sums is not None:
+            sums(eta, labels.y, total[start : start + step])
+        elif k > 1:
+            total[start : start + step] = softmax_log_likelihood(eta, labels)
         else:
             total[start : start + step] = logistic_log_likelihood(eta, labels)
     return total

@@ -35,15 +35,17 @@ from numba.extending import intrinsic
 
 from bayescore._stack import user_stacklevel
 
-# The prior family codes the kernels read, defined with the numpy prior they mirror.
-from bayescore.inference.posterior import NORMAL, STUDENT_T
+# The prior family codes the kernels read, shared with the numpy prior they mirror.
+from bayescore.inference.codes import NORMAL, STUDENT_T
 
 __all__ = [
     "CacheWarning",
     "exp_into",
+    "logistic_sums",
     "logistic_value_grad",
     "nutpie_expand",
     "nutpie_logp",
+    "softmax_sums",
     "softmax_value_grad",
     "user_data",
     "whitened_value_grad",
@@ -503,3 +505,48 @@ def nutpie_expand(dim, expanded, x_, out_, table_):
         for j in range(i + 1):
             out[i] += L[i, j] * x[j]
     return 0
+
+
+@_jit
+def logistic_sums(eta: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    r"""``out[m] = sum_n log sigma(s_mn)``, :math:`s = \pm\eta` (+ for class 1); ``eta`` (M, N)."""
+    n = eta.shape[1]
+    u = np.empty(_BLOCK)
+    for p in range(eta.shape[0]):
+        value = 0.0
+        for start in range(0, n, _BLOCK):
+            m = min(_BLOCK, n - start)
+            for i in range(m):
+                s = (2.0 * y[start + i] - 1.0) * eta[p, start + i]
+                value += min(s, 0.0)
+                u[i] = 1.0 + _exp(-abs(s))
+            value -= _sum_logs(u, m)
+        out[p] = value
+
+
+@_jit
+def softmax_sums(eta: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    r"""``out[m] = sum_n log p(y_n | eta_mn)``, reference-coded; ``eta`` (M, K - 1, N)."""
+    k, n = eta.shape[1], eta.shape[2]
+    top = np.empty(_BLOCK)
+    total = np.empty(_BLOCK)
+    for p in range(eta.shape[0]):
+        value = 0.0
+        for start in range(0, n, _BLOCK):
+            m = min(_BLOCK, n - start)
+            for i in range(m):
+                top[i] = 0.0
+            for c in range(k):
+                for i in range(m):
+                    top[i] = max(top[i], eta[p, c, start + i])
+            for i in range(m):
+                label = y[start + i] - 1
+                if label >= 0:
+                    value += eta[p, label, start + i]
+                value -= top[i]
+                total[i] = _exp(-top[i])
+            for c in range(k):
+                for i in range(m):
+                    total[i] += _exp(eta[p, c, start + i] - top[i])
+            value -= _sum_logs(total, m)
+        out[p] = value

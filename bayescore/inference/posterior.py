@@ -35,12 +35,14 @@ from scipy.special import gammaln
 
 from bayescore._likelihood import (
     Labels,
+    RowSums,
     block_hessian,
     block_log_likelihood,
     block_value_grad,
 )
 from bayescore._memory import BLOCK_ELEMENTS, KEEP_ELEMENTS
 from bayescore.inference.cluster import PartitionedRows
+from bayescore.inference.codes import FLAT, NORMAL, STUDENT_T
 from bayescore.inference.rows import InMemoryRows, Rows
 from bayescore.models import ModelSpec, family
 
@@ -50,9 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["FLAT", "NORMAL", "STUDENT_T", "FlatPrior", "Posterior"]
 
 Floats = NDArray[np.float64]
-
-#: Prior family codes per parameter, as the compiled kernels read them.
-NORMAL, STUDENT_T, FLAT = 0, 1, 2
 
 
 def _terms(theta: Floats, scale: float, code: int, nu: float) -> tuple[Floats, Floats, Floats]:
@@ -190,6 +189,8 @@ class Posterior:
     #: Elements of a design kept whole, and of one row block otherwise.
     KEEP = KEEP_ELEMENTS
     BLOCK = BLOCK_ELEMENTS
+    #: Logits (points x rows x free classes) from which the compiled kernels sum them.
+    COMPILED = 20_000_000
 
     def __init__(self, spec: ModelSpec, rows: Rows | None = None) -> None:
         if not spec.closed_form:
@@ -261,11 +262,27 @@ class Posterior:
 
         The points are taken in groups whose logits for a block of rows fit
         :data:`~bayescore._memory.WORK_ELEMENTS`, so 1,000 draws cost one pass of matrix
-        products over the design with cache-sized temporaries.
+        products over the design with cache-sized temporaries; the logits are summed by
+        :meth:`row_sums`.
         """
         theta = np.atleast_2d(np.asarray(theta, dtype=np.float64))
         W = theta.reshape(theta.shape[0], self.n_features + 1, self.n_free)
-        return self.rows.sum(block_log_likelihood, W)
+        if not isinstance(self.rows, InMemoryRows):
+            return self.rows.sum(block_log_likelihood, W)
+        return self.rows.sum(block_log_likelihood, W, self.row_sums(W.shape[0], self.n_obs))
+
+    def row_sums(self, points: int, rows: int) -> RowSums | None:
+        """The compiled sums of the logits of ``points`` points over ``rows`` rows, or None.
+
+        From :data:`COMPILED` logits on, the compiled kernels (one fused pass, 3-4x faster
+        than numpy's); below, importing numba and loading them would cost more than they
+        save, and None leaves the sums to numpy.
+        """
+        if points * rows * self.n_free < self.COMPILED:
+            return None
+        from bayescore.inference import kernels
+
+        return kernels.softmax_sums if self.n_free > 1 else kernels.logistic_sums
 
     def log_likelihood_and_grad(self, W: Floats) -> tuple[Floats, Floats]:
         """``log p(y | W)`` and its gradient for a batch ``W`` of shape (M, D + 1, K - 1).

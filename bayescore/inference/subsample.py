@@ -170,7 +170,10 @@ class SubsampledLikelihood:
         value, grad, hess = self._full
         quadratic = value + delta @ grad + 0.5 * np.einsum("mp,mp->m", delta @ hess, delta)
         # Each group's residual sum l_g(theta) - q_g(theta), (M, G).
-        exact = np.stack([block_log_likelihood(ZT, lab, W) for ZT, lab in self._groups], axis=1)
+        sums = self.post.row_sums(W.shape[0], self.n_rows)
+        exact = np.stack(
+            [block_log_likelihood(ZT, lab, W, sums) for ZT, lab in self._groups], axis=1
+        )
         residual = exact - self._values - delta @ self._grads.T
         p, g = delta.shape[1], len(self._groups)
         stacked = self._hessians.transpose(1, 0, 2).reshape(p, g * p)  # (P, G P)

@@ -253,6 +253,19 @@ def test_kernels_equal_scipy_over_blocks_and_extreme_logits(d, k):
 
 
 @pytest.mark.parametrize(("kind", "options"), SETTINGS)
+def test_compiled_sums_of_many_points_equal_numpys(kind, options, monkeypatch):
+    """Above Posterior.COMPILED logits the kernels sum them: the same values as numpy's."""
+    X, y = make_data(kind, n=1300)
+    post = Posterior(model_spec(bs.build_model(X, y, kind=kind, **options)))
+    theta = np.random.default_rng(6).normal(scale=0.8, size=(40, post.size))
+    theta[0] *= 60.0  # logits in the hundreds
+    numpy_sums = post.log_likelihood(theta)
+    monkeypatch.setattr(Posterior, "COMPILED", 1)
+    assert post.row_sums(len(theta), post.n_obs) is not None
+    np.testing.assert_allclose(post.log_likelihood(theta), numpy_sums, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("kind", "options"), SETTINGS)
 def test_log_likelihood_of_many_points_equals_pymc(kind, options, monkeypatch):
     """The values-only path (ELBO, k-hat, Pathfinder) at 300 points in cache-sized groups,
     kept and in row blocks: PyMC's compiled log-likelihood, and the gradient path's values."""
