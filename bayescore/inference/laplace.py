@@ -223,6 +223,8 @@ def fit_laplace(
     *,
     post: Posterior | None = None,
     mode: Mode | None = None,
+    mean: Floats | None = None,
+    mean_ess: float | None = None,
 ) -> tuple[xr.DataTree, VariationalRecord]:
     """The Laplace approximation ``N(mode, H^-1)`` as a fit, with its verdict.
 
@@ -231,15 +233,35 @@ def fit_laplace(
     :data:`~bayescore.inference.subsample.MIN_ROWS` rows on, the log-likelihood of the ELBO's
     and the verdict's draws is estimated from a subsample of rows with a Taylor control
     variate (:mod:`bayescore.inference.subsample`), and the verdict is taken again on every
-    row if the estimates' error could flip it. ``post`` and
-    ``mode``, when given, are the posterior and its mode already found (``method="auto"``).
-    Returns the fit and its ``variational`` record.
+    row if the estimates' error could flip it. ``post`` and ``mode``, when given, are the
+    posterior and its mode already found (``method="auto"``).
+
+    ``mean``, when given, replaces the mode as the Gaussian's centre: the posterior mean a
+    verdict estimated by importance sampling from ``mean_ess`` effective draws
+    (``method="auto"``; :attr:`Verdict.posterior_mean`). The draws then come from a stream
+    spawned from the seed, independent of the first verdict's, and the new verdict allows
+    for that estimate's own Monte Carlo error. Returns the fit and its ``variational``
+    record.
     """
     post = Posterior(spec) if post is None else post
     mode = find_mode(post) if mode is None else mode
     q = mode.gaussian()
-    rng = np.random.default_rng(settings.random_seed)
-    found = assess(post, q, rng, settings.draws, options.n_mc, mode.precision)
+    if mean is None:
+        rng = np.random.default_rng(settings.random_seed)
+        found = assess(post, q, rng, settings.draws, options.n_mc, mode.precision)
+    else:
+        q = Gaussian.from_cholesky(np.asarray(mean, dtype=np.float64), q.scale)
+        rng = np.random.default_rng(np.random.SeedSequence(settings.random_seed).spawn(1)[0])
+        found = assess(
+            post,
+            q,
+            rng,
+            settings.draws,
+            options.n_mc,
+            mode.precision,
+            centre=mode.theta,
+            sample_size=mean_ess,
+        )
     optimisation = Optimisation(
         mode.converged,
         mode.n_iterations,
@@ -275,19 +297,24 @@ def assess(
     draws: int,
     n_mc: int,
     precision: Floats | None = None,
+    *,
+    centre: Floats | None = None,
+    sample_size: float | None = None,
 ) -> Assessment:
     """``draws`` draws of ``q``, the ELBO split from ``n_mc`` more, then the verdict.
 
     The one sequence every Gaussian fit (Laplace, ADVI on fixed draws) runs, in this order
     on ``rng``, so a seed gives the same draws whichever method made ``q``. The draws'
     log-likelihood comes from a row subsample at large N (:func:`draws_density`, centred at
-    ``q``'s mean; ``precision`` there when known, else estimated by the pilot);
-    ``likelihood_rows`` is its size, or None when every row was read.
+    ``centre``, by default ``q``'s mean; ``precision`` there when known, else estimated by
+    the pilot); ``likelihood_rows`` is its size, or None when every row was read.
+    ``sample_size``, when ``q``'s mean was estimated from draws, is their effective number
+    (:func:`~bayescore.inference.verdict.judge`'s; the verdict is then marked reweighted).
     """
     spec = post.spec
     theta, _ = q.draw(rng, draws)
     z, log_q = q.draw(rng, n_mc)
-    density = draws_density(post, q.mean, rng, precision)
+    density = draws_density(post, q.mean if centre is None else centre, rng, precision)
     with current().phase(f"ELBO of the Gaussian ({n_mc} draws)"):
         parts, _ = elbo_of_gaussians(
             density,
@@ -298,7 +325,16 @@ def assess(
             flat_prior=spec.flat_intercept,
         )
     sub = density if isinstance(density, SubsampledLikelihood) else None
-    error = 0.0 if sub is None else sub.error
-    verdict = judge(density, q.mean, q.cov, rng, nu=proposal_nu(spec), error=error, exact=post)
+    verdict = judge(
+        density,
+        q.mean,
+        q.cov,
+        rng,
+        nu=proposal_nu(spec),
+        error=0.0 if sub is None else sub.error,
+        exact=post,
+        sample_size=sample_size,
+        reweighted=sample_size is not None,
+    )
     rows = None if sub is None else sub.n_rows
     return Assessment(theta, parts, verdict, rows)

@@ -22,6 +22,7 @@ the approximation (:mod:`bayescore.inference.psis`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -434,7 +435,10 @@ class VariationalRecord:
             q = Gaussian(mean, scale, float(np.linalg.slogdet(scale)[1] * 2.0))
         verdict = None
         if "verdict" in a:
-            numbers = {name: float(ds[f"verdict_{name}"].values) for name in _VERDICT_NUMBERS}
+            # Any: mypy would match the floats against every keyword of Verdict.
+            numbers: dict[str, Any] = {
+                name: float(ds[f"verdict_{name}"].values) for name in _VERDICT_NUMBERS
+            }
             verdict = Verdict(
                 decision=a["verdict"],
                 n_draws=int(a["verdict_n_draws"]),
