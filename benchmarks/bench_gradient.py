@@ -30,7 +30,8 @@ Floors, each for one gradient (the ratio column is the kernel over the largest):
 - bandwidth: the kernel reads ``ZT`` twice per gradient, once in ``_project`` (the logits)
   and once in ``_back`` (the gradient); for softmax each row of ``ZT`` is read K - 1 times
   in a row, the repeats from cache. So ``2 * (D + 1) * N * 8`` bytes. (It also streams the
-  (K - 1, N) logits ``D + 1`` times in each pass, from cache while they fit.) Two floors:
+  (K - 1, N) logits ``(D + 1) / 4`` times in each pass, four design rows at a time, from
+  cache while they fit.) Two floors:
   those bytes over the streaming read bandwidth of a ``--bandwidth-gib`` array (DRAM), and
   twice the time of one streaming sum over ``ZT`` itself (the bandwidth of wherever ``ZT``
   lives between gradients: L2/L3 while it fits, DRAM after). The ratio uses the second,

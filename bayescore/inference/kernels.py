@@ -227,6 +227,43 @@ def _sum_logs(factors: np.ndarray, m: int) -> float:
 
 
 @_jit
+def _softmax_block(
+    eta: np.ndarray,
+    y: np.ndarray,
+    start: int,
+    m: int,
+    top: np.ndarray,
+    total: np.ndarray,
+    keep: bool,
+) -> float:
+    """Rows ``start .. start + m`` of the free logits ``eta`` (K - 1, N): their log-likelihood.
+
+    ``log p(y_i) = eta_{i y_i} - top_i - log sum_c exp(eta_ic - top_i)`` over the classes
+    with the reference's logit 0, ``top_i = max(0, max_c eta_ic)``. Leaves the row sums of
+    the exps in ``total``, and with ``keep`` the exps in ``eta``.
+    """
+    for i in range(m):
+        top[i] = 0.0
+    for c in range(eta.shape[0]):
+        for i in range(m):
+            top[i] = max(top[i], eta[c, start + i])
+    value = 0.0
+    for i in range(m):
+        label = y[start + i] - 1  # the label's free class, -1 for the reference
+        if label >= 0:
+            value += eta[label, start + i]
+        value -= top[i]
+        total[i] = _exp(-top[i])
+    for c in range(eta.shape[0]):
+        for i in range(m):
+            e = _exp(eta[c, start + i] - top[i])
+            if keep:
+                eta[c, start + i] = e
+            total[i] += e
+    return value - _sum_logs(total, m)
+
+
+@_jit
 def logistic_value_grad(
     ZT: np.ndarray, y: np.ndarray, theta: np.ndarray, grad: np.ndarray
 ) -> float:
@@ -300,25 +337,7 @@ def softmax_value_grad(ZT: np.ndarray, y: np.ndarray, W: np.ndarray, grad: np.nd
     value = 0.0
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
-        # log p(y_i) = eta_{i y_i} - top_i - log sum_c exp(eta_ic - top_i), over the
-        # classes with the reference's logit 0, top_i = max(0, max_c eta_ic).
-        for i in range(m):
-            top[i] = 0.0
-        for c in range(k):
-            for i in range(m):
-                top[i] = max(top[i], eta[c, start + i])
-        for i in range(m):
-            label = y[start + i] - 1  # the label's free class, -1 for the reference
-            if label >= 0:
-                value += eta[label, start + i]
-            value -= top[i]
-            total[i] = _exp(-top[i])
-        for c in range(k):
-            for i in range(m):
-                e = _exp(eta[c, start + i] - top[i])
-                eta[c, start + i] = e
-                total[i] += e
-        value -= _sum_logs(total, m)
+        value += _softmax_block(eta, y, start, m, top, total, True)
         for i in range(m):
             total[i] = -1.0 / total[i]
         for c in range(k):
@@ -527,26 +546,11 @@ def logistic_sums(eta: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
 @_jit
 def softmax_sums(eta: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     r"""``out[m] = sum_n log p(y_n | eta_mn)``, reference-coded; ``eta`` (M, K - 1, N)."""
-    k, n = eta.shape[1], eta.shape[2]
+    n = eta.shape[2]
     top = np.empty(_BLOCK)
     total = np.empty(_BLOCK)
     for p in range(eta.shape[0]):
         value = 0.0
         for start in range(0, n, _BLOCK):
-            m = min(_BLOCK, n - start)
-            for i in range(m):
-                top[i] = 0.0
-            for c in range(k):
-                for i in range(m):
-                    top[i] = max(top[i], eta[p, c, start + i])
-            for i in range(m):
-                label = y[start + i] - 1
-                if label >= 0:
-                    value += eta[p, label, start + i]
-                value -= top[i]
-                total[i] = _exp(-top[i])
-            for c in range(k):
-                for i in range(m):
-                    total[i] += _exp(eta[p, c, start + i] - top[i])
-            value -= _sum_logs(total, m)
+            value += _softmax_block(eta[p], y, start, min(_BLOCK, n - start), top, total, False)
         out[p] = value
