@@ -258,13 +258,15 @@ def test_crosscheck_on_breast_cancer_is_settled_by_refits():
 
 @pytest.mark.slow
 def test_crosscheck_on_wine_is_settled_by_refits():
-    """Wine (13 features, 3 classes, 124 training rows), NUTS 2 x 500, 10 folds: 99 rows
-    above k = 0.7 are refitted (measured: LOO 0.0841, K-fold 0.0842, z = 0.04, 80 s)."""
+    """Wine (13 features, 3 classes, 124 training rows), NUTS 2 x 1,000, 10 folds: the rows
+    above k = 0.7 are refitted. 1,000 draws a chain: with 500 the largest R-hat over the 42
+    parameters passed 1.01 for 4 of 6 seeds (1.004-1.007 with 1,000), failing the fit's own
+    convergence check that ``ok`` includes."""
     from sklearn.model_selection import train_test_split
 
     ds = bs.load_dataset("wine")
     X, _, y, _ = train_test_split(ds.X, ds.y, stratify=ds.y, random_state=0, test_size=0.3)
-    est = bs.BayesianSoftmaxClassifier(method="nuts", draws=500, tune=500, random_seed=0)
+    est = bs.BayesianSoftmaxClassifier(method="nuts", draws=1000, tune=500, random_seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
         check = bs.nll_crosscheck(est, X, y, cv=10, max_refits=200)
@@ -272,7 +274,9 @@ def test_crosscheck_on_wine_is_settled_by_refits():
     assert check.ok, check.messages
     assert t.attrs["n_refits"] >= 50 and t.attrs["n_high_pareto_k"] == 0
     row = t.sel(pair="kfold-loo")
-    assert abs(float(row["d_nll"])) <= float(row["d_se"])
+    # Within two SEs of each other: one SE is a bound chance alone breaks a third of the time
+    # (this seed: d = 0.0087, SE 0.0072).
+    assert abs(float(row["d_nll"])) <= 2 * float(row["d_se"])
 
 
 def test_loo_compare_uses_the_approximate_posterior_loo(laplace_fit):
