@@ -227,6 +227,28 @@ def _sum_logs(factors: np.ndarray, m: int) -> float:
 
 
 @_jit
+def _logistic_block(
+    eta: np.ndarray, y: np.ndarray, start: int, m: int, u: np.ndarray, keep: bool, value: float
+) -> float:
+    """``value`` plus the log-likelihood of rows ``start .. start + m`` of the logits ``eta``.
+
+    ``log sigma(s) = min(s, 0) - log(1 + t)``, ``t = exp(-|s|)``, ``s = +-eta`` (+ for
+    class 1), ``eta`` (N,). With ``keep``, ``eta`` receives the derivative in eta,
+    ``+-sigma(-s) = +-(s > 0 ? t : 1) / (1 + t)``. The running ``value`` keeps the order of
+    the sums over blocks (NUTS's draws for a seed are pinned to the bit).
+    """
+    for i in range(m):
+        sign = 2.0 * y[start + i] - 1.0
+        s = sign * eta[start + i]
+        t = _exp(-abs(s))
+        u[i] = 1.0 + t
+        value += min(s, 0.0)
+        if keep:
+            eta[start + i] = sign * (t if s > 0.0 else 1.0) / u[i]
+    return value - _sum_logs(u, m)
+
+
+@_jit
 def _softmax_block(
     eta: np.ndarray,
     y: np.ndarray,
@@ -292,17 +314,7 @@ def logistic_value_grad(
     u = np.empty(_BLOCK)
     value = 0.0
     for start in range(0, n, _BLOCK):
-        m = min(_BLOCK, n - start)
-        for i in range(m):
-            # log sigma(s) = min(s, 0) - log(1 + t), t = exp(-|s|), s = +-eta;
-            # its derivative in eta is +-sigma(-s) = +-(s > 0 ? t : 1) / (1 + t).
-            sign = 2.0 * y[start + i] - 1.0
-            s = sign * eta[start + i]
-            t = _exp(-abs(s))
-            u[i] = 1.0 + t
-            value += min(s, 0.0)
-            eta[start + i] = sign * (t if s > 0.0 else 1.0) / u[i]
-        value -= _sum_logs(u, m)
+        value = _logistic_block(eta, y, start, min(_BLOCK, n - start), u, True, value)
     _back(ZT, eta2, grad)
     return value
 
@@ -534,12 +546,7 @@ def logistic_sums(eta: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     for p in range(eta.shape[0]):
         value = 0.0
         for start in range(0, n, _BLOCK):
-            m = min(_BLOCK, n - start)
-            for i in range(m):
-                s = (2.0 * y[start + i] - 1.0) * eta[p, start + i]
-                value += min(s, 0.0)
-                u[i] = 1.0 + _exp(-abs(s))
-            value -= _sum_logs(u, m)
+            value = _logistic_block(eta[p], y, start, min(_BLOCK, n - start), u, False, value)
         out[p] = value
 
 
