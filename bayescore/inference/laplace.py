@@ -246,22 +246,20 @@ def fit_laplace(
     post = Posterior(spec) if post is None else post
     mode = find_mode(post) if mode is None else mode
     q = mode.gaussian()
-    if mean is None:
-        rng = np.random.default_rng(settings.random_seed)
-        found = assess(post, q, rng, settings.draws, options.n_mc, mode.precision)
-    else:
+    seed: int | np.random.SeedSequence | None = settings.random_seed
+    if mean is not None:
         q = Gaussian.from_cholesky(np.asarray(mean, dtype=np.float64), q.scale)
-        rng = np.random.default_rng(np.random.SeedSequence(settings.random_seed).spawn(1)[0])
-        found = assess(
-            post,
-            q,
-            rng,
-            settings.draws,
-            options.n_mc,
-            mode.precision,
-            centre=mode.theta,
-            sample_size=mean_ess,
-        )
+        seed = np.random.SeedSequence(settings.random_seed).spawn(1)[0]
+    found = assess(
+        post,
+        q,
+        np.random.default_rng(seed),
+        settings.draws,
+        options.n_mc,
+        mode.precision,
+        centre=mode.theta,
+        sample_size=mean_ess,
+    )
     optimisation = Optimisation(
         mode.converged,
         mode.n_iterations,
@@ -324,17 +322,14 @@ def assess(
             prior_variance=post.prior.variance(),
             flat_prior=spec.flat_intercept,
         )
-    sub = density if isinstance(density, SubsampledLikelihood) else None
     verdict = judge(
         density,
         q.mean,
         q.cov,
         rng,
         nu=proposal_nu(spec),
-        error=0.0 if sub is None else sub.error,
-        exact=post,
         sample_size=sample_size,
         reweighted=sample_size is not None,
     )
-    rows = None if sub is None else sub.n_rows
+    rows = density.n_rows if isinstance(density, SubsampledLikelihood) else None
     return Assessment(theta, parts, verdict, rows)

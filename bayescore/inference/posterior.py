@@ -267,8 +267,6 @@ class Posterior:
         """
         theta = np.atleast_2d(np.asarray(theta, dtype=np.float64))
         W = theta.reshape(theta.shape[0], self.n_features + 1, self.n_free)
-        if not isinstance(self.rows, InMemoryRows):
-            return self.rows.sum(block_log_likelihood, W)
         return self.rows.sum(block_log_likelihood, W, self.row_sums(W.shape[0], self.n_obs))
 
     def row_sums(self, points: int, rows: int) -> RowSums | None:
@@ -276,9 +274,10 @@ class Posterior:
 
         From :data:`COMPILED` logits on, the compiled kernels (one fused pass, 3-4x faster
         than numpy's); below, importing numba and loading them would cost more than they
-        save, and None leaves the sums to numpy.
+        save, and None leaves the sums to numpy, as it does for rows on a cluster (the
+        workers import numpy only).
         """
-        if points * rows * self.n_free < self.COMPILED:
+        if not isinstance(self.rows, InMemoryRows) or points * rows * self.n_free < self.COMPILED:
             return None
         from bayescore.inference import kernels
 

@@ -20,7 +20,7 @@ from bayescore._validation import Interval, check_params
 from bayescore.inference.options import SEED
 from bayescore.inference.posterior import Posterior
 from bayescore.inference.record import VariationalRecord
-from bayescore.inference.subsample import BUDGET, SubsampledLikelihood, draws_density
+from bayescore.inference.subsample import BUDGET, draws_density
 from bayescore.inference.threads import one_blas_thread
 from bayescore.inference.tree import flat_draws, posterior_dataset, spec_from_tree
 from bayescore.inference.verdict import judge, posterior_sample, proposal_nu
@@ -96,7 +96,6 @@ def reweight(
     nu = proposal_nu(spec)
     # The resampled draws are the posterior itself: a fifth of a verdict's error budget.
     density = draws_density(post, mean, rng, budget=BUDGET / 5)
-    error = density.error if isinstance(density, SubsampledLikelihood) else 0.0
     sample = posterior_sample(density, mean, cov, rng, max(_OVERSAMPLE * n, 1000), nu=nu)
     if not sample.reliable:
         raise ValueError(
@@ -114,8 +113,6 @@ def reweight(
         sample_size=min(n, sample.ess),
         reweighted=True,
         nu=nu,
-        error=error,
-        exact=post,
     )
     new = dataclasses.replace(record, verdict=verdict, reweighted=True)
     tree = idata.copy()

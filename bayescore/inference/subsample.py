@@ -187,6 +187,11 @@ class SubsampledLikelihood:
         se = np.sqrt(self._shrink * per_group.var(axis=1, ddof=1) / g)
         return estimate, se
 
+    @property
+    def exact(self) -> Posterior:
+        """The posterior whose log-likelihood this estimates (summed over every row)."""
+        return self.post
+
     def measure(self, points: Floats) -> float:
         """Set and return :attr:`error`: the RMS of the estimates' SEs at ``points`` (M, P)."""
         _, se = self.estimate(points)

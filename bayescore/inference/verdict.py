@@ -94,7 +94,13 @@ Decision = Literal["usable as is", "usable after reweighting", "not usable"]
 
 
 class Density(Protocol):
-    """The log densities an approximation is judged by, at each row of ``(M, P)`` points."""
+    """The log densities an approximation is judged by, at each row of ``(M, P)`` points.
+
+    A density whose log-likelihoods are estimated (a row subsample:
+    :class:`~bayescore.inference.subsample.SubsampledLikelihood`) also carries ``error``,
+    their RMS error in nats near the approximation, and ``exact``, the density it estimates:
+    :func:`judge` reads both.
+    """
 
     def log_likelihood(self, theta: Floats) -> Floats:
         """``log p(y | theta)``, (M,)."""
@@ -360,7 +366,6 @@ def _decide(
     worst = int(np.argmax(np.abs(shift)))
     low, high = float(ratio.min()), float(ratio.max())
     close = bool(np.all(np.abs(shift) <= SHIFT_MAX)) and SD_RATIO[0] <= low and high <= SD_RATIO[1]
-
     near = bool(
         np.any(np.abs(np.abs(shift) - SHIFT_MAX) < 2 * shift_se)
         or np.any(np.abs(ratio - SD_RATIO[0]) < 2 * ratio_se)
@@ -405,7 +410,7 @@ def judge(
     nu: float = NU,
     min_draws: int = MIN_DRAWS,
     max_draws: int = MAX_DRAWS,
-    error: float = 0.0,
+    error: float | None = None,
     exact: Density | None = None,
 ) -> Verdict:
     """The verdict on an approximation with means ``mean`` and covariance ``cov``.
@@ -426,14 +431,14 @@ def judge(
         Degrees of freedom of the proposal's t half (:func:`proposal_nu`).
     min_draws, max_draws : int
         Draws of the first evaluation, and the most the doubling of borderline ones reaches.
-    error : float, default 0.0
-        RMS error (nats) of ``density``'s log-likelihoods near ``mean`` when they are
-        estimated (:class:`~bayescore.inference.subsample.SubsampledLikelihood`); 0 for
-        exact sums.
+    error : float, optional
+        RMS error (nats) of ``density``'s log-likelihoods near ``mean``; by default the
+        density's own ``error`` (0 for exact sums).
     exact : Density, optional
-        The exact density: when the estimates' ``error`` could flip the decision (a shift
-        or sd ratio within the error's reach of a threshold, k-hat within 0.1 of
-        :data:`K_MAX`, or a low ESS), the verdict is taken again with it.
+        The exact density, by default the density's own ``exact``: when the estimates'
+        ``error`` could flip the decision (a shift or sd ratio within the error's reach of a
+        threshold, k-hat within 0.1 of :data:`K_MAX`, or a low ESS), the verdict is taken
+        again with it.
 
     Examples
     --------
@@ -448,6 +453,8 @@ def judge(
     """
     sd = np.sqrt(np.diag(cov))
     own_se = 0.0 if sample_size is None else 1.0 / np.sqrt(sample_size)
+    error = float(getattr(density, "error", 0.0)) if error is None else error
+    exact = getattr(density, "exact", None) if exact is None else exact
     args = (mean, cov, sd, own_se, rng, reweighted, nu, min_draws, max_draws)
     with current().phase("checking the approximation (importance sampling)") as task:
         verdict, flippable = _judge(density, *args, task, error)
