@@ -258,3 +258,31 @@ def block_hessian(ZT: Floats, labels: Labels, W: Floats) -> Floats:
             if m != j:
                 H[:, m, :, j] += block
     return H
+
+
+def block_log_det_gradient(ZT: Floats, labels: Labels, W: Floats, cov: Floats) -> Floats:
+    r"""One block's part of :math:`\nabla_W \log\det H(W)`, :math:`H = -\nabla^2 \log p(y \mid W)`.
+
+    With :math:`\Sigma` = ``cov`` (P, P, the flat layout of ``W`` (D + 1, K - 1)) held fixed,
+    the derivative :math:`\operatorname{tr}(\Sigma\,\partial H / \partial W_{jb})` is
+    :math:`\sum_n Z_{nj} S_{nb}`, where :math:`Q_n = (z_n^\top \Sigma_{cc'} z_n)_{cc'}` and
+    the categorical's third cumulant give
+    :math:`S_{nb} = p_{nb}\,[(Q_{n,bb} - \textstyle\sum_c p_{nc} Q_{n,cc})
+    - 2((Q_n p_n)_b - p_n^\top Q_n p_n)]` (logistic: :math:`p(1-p)(1-2p)\,Q_n`).
+    Returns (D + 1, K - 1); ``labels`` are unused, as in :func:`block_hessian`.
+    """
+    d1, k = W.shape
+    logits = np.vstack([np.zeros((1, ZT.shape[1])), W.T @ ZT])
+    logits -= logits.max(axis=0)
+    p = np.exp(logits)
+    p /= p.sum(axis=0)
+    p = p[1:]  # (k, rows)
+    blocks = cov.reshape(d1, k, d1, k)
+    Q = np.empty((k, k, ZT.shape[1]))
+    for c in range(k):
+        U = np.tensordot(blocks[:, :, :, c], ZT, axes=([2], [0]))  # (d1, k, rows)
+        Q[:, c] = np.einsum("dkn,dn->kn", U, ZT)
+    q = np.einsum("ccn->cn", Q)
+    r = np.einsum("cbn,bn->cn", Q, p)
+    S = p * ((q - (p * q).sum(axis=0)) - 2.0 * (r - (p * r).sum(axis=0)))
+    return np.asarray(ZT @ S.T)

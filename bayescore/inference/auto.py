@@ -8,14 +8,18 @@ times the price. ``auto`` therefore fits Laplace first and lets the verdict deci
 Gaussian's and its sds within 0.8-1.25 times (checked by importance sampling), the Laplace
 fit is returned. Its mode may still lie 0.1 sd or more from the posterior mean (a skewed
 posterior; softmax regression with 93 parameters at N = 50,000: 0.10 sd from a long NUTS
-run). From :data:`CENTRE_ABOVE` sd on, when that distance is over twice the largest Monte
-Carlo error expected among the estimated means (so that centring can gain: at N = 50,000
-above, an ESS of 1,300 for 93 means is too few), the Gaussian is centred at the posterior
-mean the verdict estimated, judged again with independent draws, and kept when that
-verdict is usable and closer (logistic regression, N = 150-250: 0.13-0.17 sd from the
-exact posterior mean before, 0.03-0.06 after). Otherwise NUTS runs, warm-started from the
-same mode and Hessian (nothing is searched twice). Models outside bayescore's closed form,
-and posteriors without a mode, go to NUTS directly. The choice and its reason are recorded
+run). So the posterior mean to second order is computed first
+(:func:`~bayescore.inference.laplace.second_order_mean`: the mode moved by the log
+posterior's third derivatives, deterministic, one pass over the rows; logistic regression
+at N = 50-400: the mode 0.1-0.3 sd from the exact posterior mean, the second-order mean
+within 0.004 sd). When it lies between :data:`CENTRE_ABOVE` and 0.2 sd from the mode, the
+Gaussian is centred there, and that Gaussian is the one judged and returned; farther off,
+the posterior is too skewed for a Gaussian and the plain Laplace fit is judged (and NUTS
+usually takes over). The draws are centred: their mean is the Gaussian's exactly
+(:meth:`~bayescore.inference.gaussian.Gaussian.centred_draws`). When the verdict does not
+find them usable, NUTS runs, warm-started from the same mode and Hessian (nothing is
+searched twice). Models outside bayescore's closed form, and posteriors without a mode, go
+to NUTS directly. The choice and its reason are recorded
 on the fit (``bayescore_auto``), shown by :func:`bayescore.diagnose`, the CLI and the
 report.
 """
@@ -32,10 +36,17 @@ import xarray as xr
 
 from bayescore._names import ATTR_AUTO, POSTERIOR, SAMPLE_STATS, VARIATIONAL, has_group
 from bayescore.inference.advi import AdviOptions, fit_advi_fixed
-from bayescore.inference.laplace import N_MC, LaplaceOptions, find_mode, fit_laplace
+from bayescore.inference.laplace import (
+    N_MC,
+    LaplaceOptions,
+    find_mode,
+    fit_laplace,
+    second_order_mean,
+)
 from bayescore.inference.nuts import NutsOptions, fit_nuts
 from bayescore.inference.options import FitSettings, MethodOptions, option
 from bayescore.inference.posterior import Posterior
+from bayescore.inference.verdict import SHIFT_MAX
 from bayescore.models import ModelSpec, model_spec
 
 if TYPE_CHECKING:
@@ -44,11 +55,10 @@ if TYPE_CHECKING:
 __all__ = ["AutoOptions", "fit_auto"]
 
 _NUTS = "nuts"  # the route of the NUTS options
-#: A Laplace fit whose posterior means lie farther than this (in its sds) from its own,
-#: though usable as is, is centred at the importance-sampled posterior mean: half the
-#: verdict guide's "accurate" (0.1 sd), so that a mode truly 0.1 sd off is caught through
-#: the estimate's Monte Carlo error (about 0.03 sd).
-CENTRE_ABOVE = 0.05
+#: The Gaussian is centred at the posterior mean to second order when that lies farther
+#: than this from the mode (in posterior sds) and no farther than the verdict's
+#: :data:`~bayescore.inference.verdict.SHIFT_MAX`: a strongly skewed posterior is NUTS's.
+CENTRE_ABOVE = 0.01
 
 
 @dataclass(frozen=True)
@@ -78,15 +88,6 @@ def _record(idata: xr.DataTree, choice: str, reason: str, **details: object) -> 
         if has_group(idata, group):
             idata[group].attrs[ATTR_AUTO] = text
     return idata
-
-
-def _noise(n_params: int, ess: float) -> float:
-    """The largest Monte Carlo error, in sds, expected among ``n_params`` estimated means.
-
-    From ``ess`` effective draws: ``sqrt(2 log P / ESS)``, the typical maximum of P standard
-    normals over the root of the ESS.
-    """
-    return float(np.sqrt(2.0 * np.log(max(n_params, 2)) / ess))
 
 
 def _nuts_options(options: AutoOptions) -> NutsOptions:
@@ -119,8 +120,15 @@ def fit_auto(
         idata = fit_nuts(model, settings, _nuts_options(options), mode=mode)
         reason = f"the posterior has no mode to approximate ({mode.message})"
         return _record(idata, "nuts", reason), "nuts"
+    # The posterior mean to second order: where the mode is mildly off it (a skewed
+    # posterior), the Gaussian is centred there and that Gaussian is judged.
+    centre = second_order_mean(post, mode)
+    correction = float(np.max(np.abs(centre - mode.theta) / np.sqrt(np.diag(mode.covariance()))))
+    centred = CENTRE_ABOVE < correction <= SHIFT_MAX
     laplace_options = LaplaceOptions(n_mc=options.n_mc)
-    tree, record = fit_laplace(spec, settings, laplace_options, post=post, mode=mode)
+    tree, record = fit_laplace(
+        spec, settings, laplace_options, post=post, mode=mode, mean=centre if centred else None
+    )
     verdict = record.verdict
     assert verdict is not None
     details = {
@@ -131,46 +139,30 @@ def fit_auto(
         "sd_ratio_high": round(verdict.sd_ratio_high, 4),
         "k_hat": round(verdict.k_hat, 4),
         "borderline": verdict.borderline,
+        "mean_correction": round(correction, 4),
+        "centred_at_posterior_mean": centred,
     }
+    gaussian = (
+        f"the Laplace Gaussian centred at the posterior mean to second order ({correction:.2f}"
+        " sd from the mode at most: the posterior is mildly skewed)"
+        if centred
+        else "the Laplace Gaussian"
+    )
     if verdict.usable:
         reason = (
-            "the Laplace approximation's draws are usable as they are: the posterior's "
-            f"means lie within {verdict.mean_shift:.2f} sd of the Gaussian's, its sds "
+            f"the draws of {gaussian} are usable as they are: the posterior's means lie "
+            f"within {verdict.mean_shift:.2f} sd of the Gaussian's, its sds "
             f"{verdict.sd_ratio_low:.2f}-{verdict.sd_ratio_high:.2f} times"
         )
-        if verdict.posterior_mean is not None and verdict.mean_shift > max(
-            CENTRE_ABOVE, 2 * _noise(verdict.posterior_mean.size, verdict.ess)
-        ):
-            moved, moved_record = fit_laplace(
-                spec,
-                settings,
-                laplace_options,
-                post=post,
-                mode=mode,
-                mean=verdict.posterior_mean,
-                mean_ess=verdict.ess,
-            )
-            check = moved_record.verdict
-            assert check is not None
-            if check.usable and check.mean_shift < verdict.mean_shift:
-                reason += (
-                    "; the Gaussian was then centred at the posterior mean importance "
-                    f"sampling estimated (ESS {verdict.ess:.0f}), whose verdict puts the "
-                    f"posterior's means within {check.mean_shift:.2f} sd of it"
-                )
-                details["centred_at_posterior_mean"] = True
-                details["mean_shift_after"] = round(check.mean_shift, 4)
-                details["laplace_seconds"] = round(time.perf_counter() - start, 3)
-                return _record(moved, "laplace", reason, **details), "laplace"
         return _record(tree, "laplace", reason, **details), "laplace"
     if verdict.decision == "usable after reweighting":
         why = (
-            f"a posterior mean lies {verdict.mean_shift:.2f} sd from the Laplace Gaussian's "
+            f"a posterior mean lies {verdict.mean_shift:.2f} sd from {gaussian}'s "
             f"(sds {verdict.sd_ratio_low:.2f}-{verdict.sd_ratio_high:.2f} times)"
         )
     else:
         why = (
-            "importance sampling cannot check the Laplace approximation (k-hat "
+            f"importance sampling cannot check {gaussian} (k-hat "
             f"{verdict.k_hat:.2f}, ESS {verdict.ess:.0f})"
         )
     if spec.distributed:

@@ -87,6 +87,28 @@ class Gaussian:
         u = rng.standard_normal((n, self.size))
         return self.transform(u), self._log_density_of(u)
 
+    def centred_draws(self, rng: np.random.Generator, n: int) -> Floats:
+        """``n`` draws (n, P) whose sample mean is exactly :attr:`mean`.
+
+        Standard normals less their own mean, times ``sqrt(n / (n - 1))``: each draw is
+        still exactly ``N(mean, cov)``, and the draws' mean carries no Monte Carlo error
+        (with 1,000 draws and 93 parameters that error reaches 0.09 sd in the largest). The
+        draws are exchangeable, each pair correlated ``-1 / (n - 1)``. One draw is the mean.
+
+        Examples
+        --------
+        >>> q = Gaussian.from_cov(np.array([1.0, -2.0]), np.eye(2))
+        >>> draws = q.centred_draws(np.random.default_rng(0), 10)
+        >>> np.allclose(draws.mean(axis=0), [1.0, -2.0], rtol=0, atol=1e-12)
+        True
+        """
+        u = rng.standard_normal((n, self.size))
+        if n < 2:
+            return np.repeat(self.mean[None, :], n, axis=0)
+        u -= u.mean(axis=0)
+        u *= np.sqrt(n / (n - 1))
+        return self.transform(u)
+
     def log_density(self, theta: Floats) -> Floats:
         """``log q(theta)`` at each row of ``theta`` (n, P)."""
         u = np.linalg.solve(self.scale, (np.atleast_2d(theta) - self.mean).T).T

@@ -43,6 +43,7 @@ __all__ = [
     "assess",
     "find_mode",
     "fit_laplace",
+    "second_order_mean",
 ]
 
 Floats = NDArray[np.float64]
@@ -216,6 +217,32 @@ def find_mode(
     )
 
 
+def second_order_mean(post: Posterior, mode: Mode) -> Floats:
+    r"""The posterior mean to second order: the mode plus its skewness correction.
+
+    :math:`E[\theta] \approx \hat\theta - \tfrac12 \Sigma \nabla \log\det H(\hat\theta)`,
+    :math:`\Sigma = H^{-1}` (Tierney, Kass and Kadane 1989): the mode moved by the
+    third derivatives of the log posterior, which the Gaussian leaves out. The error is of
+    a smaller order in N than the mode's own :math:`O(1/\sqrt N)` sd, with no Monte Carlo
+    noise. For these likelihoods it costs one pass over the rows
+    (:meth:`~bayescore.inference.posterior.Posterior.log_det_gradient`).
+
+    Examples
+    --------
+    A Gamma-shaped direction: 8 successes in 10 trials put the posterior of the log odds
+    above its mode.
+
+    >>> from bayescore.models import make_spec
+    >>> spec = make_spec(np.zeros((10, 1)), np.array([1] * 8 + [0] * 2), np.array([0, 1]))
+    >>> post = Posterior(spec)
+    >>> mode = find_mode(post)
+    >>> bool(second_order_mean(post, mode)[0] > mode.theta[0])
+    True
+    """
+    cov = mode.covariance()
+    return np.asarray(mode.theta - 0.5 * cov @ post.log_det_gradient(mode.theta, cov))
+
+
 def fit_laplace(
     spec: ModelSpec,
     settings: FitSettings,
@@ -224,7 +251,6 @@ def fit_laplace(
     post: Posterior | None = None,
     mode: Mode | None = None,
     mean: Floats | None = None,
-    mean_ess: float | None = None,
 ) -> tuple[xr.DataTree, VariationalRecord]:
     """The Laplace approximation ``N(mode, H^-1)`` as a fit, with its verdict.
 
@@ -236,29 +262,23 @@ def fit_laplace(
     row if the estimates' error could flip it. ``post`` and ``mode``, when given, are the
     posterior and its mode already found (``method="auto"``).
 
-    ``mean``, when given, replaces the mode as the Gaussian's centre: the posterior mean a
-    verdict estimated by importance sampling from ``mean_ess`` effective draws
-    (``method="auto"``; :attr:`Verdict.posterior_mean`). The draws then come from a stream
-    spawned from the seed, independent of the first verdict's, and the new verdict allows
-    for that estimate's own Monte Carlo error. Returns the fit and its ``variational``
-    record.
+    ``mean``, when given, replaces the mode as the Gaussian's centre: the posterior mean
+    to second order (:func:`second_order_mean`, ``method="auto"``): the same draws of the
+    seed, moved. Returns the fit and its ``variational`` record.
     """
     post = Posterior(spec) if post is None else post
     mode = find_mode(post) if mode is None else mode
     q = mode.gaussian()
-    seed: int | np.random.SeedSequence | None = settings.random_seed
     if mean is not None:
         q = Gaussian.from_cholesky(np.asarray(mean, dtype=np.float64), q.scale)
-        seed = np.random.SeedSequence(settings.random_seed).spawn(1)[0]
     found = assess(
         post,
         q,
-        np.random.default_rng(seed),
+        np.random.default_rng(settings.random_seed),
         settings.draws,
         options.n_mc,
         mode.precision,
         centre=mode.theta,
-        sample_size=mean_ess,
     )
     optimisation = Optimisation(
         mode.converged,
@@ -297,20 +317,19 @@ def assess(
     precision: Floats | None = None,
     *,
     centre: Floats | None = None,
-    sample_size: float | None = None,
 ) -> Assessment:
     """``draws`` draws of ``q``, the ELBO split from ``n_mc`` more, then the verdict.
 
     The one sequence every Gaussian fit (Laplace, ADVI on fixed draws) runs, in this order
-    on ``rng``, so a seed gives the same draws whichever method made ``q``. The draws'
+    on ``rng``, so a seed gives the same draws whichever method made ``q``. The fit's draws
+    are centred (:meth:`Gaussian.centred_draws`): their mean is ``q``'s, without Monte
+    Carlo error. The draws'
     log-likelihood comes from a row subsample at large N (:func:`draws_density`, centred at
     ``centre``, by default ``q``'s mean; ``precision`` there when known, else estimated by
     the pilot); ``likelihood_rows`` is its size, or None when every row was read.
-    ``sample_size``, when ``q``'s mean was estimated from draws, is their effective number
-    (:func:`~bayescore.inference.verdict.judge`'s; the verdict is then marked reweighted).
     """
     spec = post.spec
-    theta, _ = q.draw(rng, draws)
+    theta = q.centred_draws(rng, draws)
     z, log_q = q.draw(rng, n_mc)
     density = draws_density(post, q.mean if centre is None else centre, rng, precision)
     with current().phase(f"ELBO of the Gaussian ({n_mc} draws)"):
@@ -328,8 +347,6 @@ def assess(
         q.cov,
         rng,
         nu=proposal_nu(spec),
-        sample_size=sample_size,
-        reweighted=sample_size is not None,
     )
     rows = density.n_rows if isinstance(density, SubsampledLikelihood) else None
     return Assessment(theta, parts, verdict, rows)

@@ -37,6 +37,7 @@ from bayescore._likelihood import (
     Labels,
     RowSums,
     block_hessian,
+    block_log_det_gradient,
     block_log_likelihood,
     block_value_grad,
 )
@@ -66,6 +67,14 @@ def _terms(theta: Floats, scale: float, code: int, nu: float) -> tuple[Floats, F
         return value, (nu + 1) * theta / r, (nu + 1) * (nu * s2 - theta**2) / r**2
     value = 0.5 * (theta**2).sum(axis=-1) / scale**2
     return value, theta / scale**2, np.full_like(theta, 1.0 / scale**2)
+
+
+def _third(theta: Floats, scale: float, code: int, nu: float) -> Floats:
+    """The third derivative of minus the log prior, elementwise (0 for Normal and flat)."""
+    if code == STUDENT_T:
+        a = nu * scale**2
+        return -2.0 * (nu + 1) * theta * (3.0 * a - theta**2) / (a + theta**2) ** 3
+    return np.zeros_like(theta)
 
 
 def _log_normaliser(scale: float, code: int, nu: float) -> float:
@@ -148,6 +157,17 @@ class FlatPrior:
         v0, g0, h0 = _terms(theta[..., :k], self.intercept_scale, self.intercept_code, self.nu)
         v1, g1, h1 = _terms(theta[..., k:], self.coef_scale, self.coef_code, self.nu)
         return v0 + v1, np.concatenate([g0, g1], axis=-1), np.concatenate([h0, h1], axis=-1)
+
+    def third(self, theta: Floats) -> Floats:
+        """Minus the log prior's third derivatives (a diagonal tensor), (..., P) input."""
+        k = self.n_intercepts
+        return np.concatenate(
+            [
+                _third(theta[..., :k], self.intercept_scale, self.intercept_code, self.nu),
+                _third(theta[..., k:], self.coef_scale, self.coef_code, self.nu),
+            ],
+            axis=-1,
+        )
 
     def log_constant(self) -> float:
         """The log normalising constant of the whole prior (0 for flat coordinates)."""
@@ -339,6 +359,17 @@ class Posterior:
         _, _, prior_diag = self.prior.terms(np.asarray(theta, dtype=np.float64).ravel())
         flat[np.diag_indices_from(flat)] += prior_diag
         return np.asarray(0.5 * (flat + flat.T))
+
+    def log_det_gradient(self, theta: Floats, cov: Floats) -> Floats:
+        r"""``tr(cov dH / dtheta_a)`` for each a, (P,) in the flat layout.
+
+        The gradient of :math:`\log\det H(\theta)` when ``cov`` is :math:`H(\theta)^{-1}`.
+        One pass over the rows (:func:`~bayescore._likelihood.block_log_det_gradient`),
+        plus the prior's third derivatives on the diagonal.
+        """
+        theta = np.asarray(theta, dtype=np.float64).ravel()
+        grad = self.rows.sum(block_log_det_gradient, self.unpack(theta), cov).ravel()
+        return np.asarray(grad + np.diag(cov) * self.prior.third(theta))
 
     # ------------------------------------------------------------- the compiled twin
     def kernel_arguments(

@@ -43,7 +43,7 @@ inference guide).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
@@ -298,9 +298,6 @@ class Verdict:
         flip it.
     reweighted : bool
         The judged draws were already reweighted towards the posterior.
-    posterior_mean : ndarray (P,) or None
-        The posterior's means as importance sampling estimated them (None when it was not
-        reliable); not stored with a fit.
     """
 
     decision: Decision
@@ -315,7 +312,6 @@ class Verdict:
     worst: int = -1
     borderline: bool = False
     reweighted: bool = False
-    posterior_mean: Floats | None = field(default=None, compare=False, repr=False)
 
     @property
     def usable(self) -> bool:
@@ -394,7 +390,6 @@ def _decide(
         worst=worst,
         borderline=near or near_k,
         reweighted=reweighted,
-        posterior_mean=post_mean,
     )
     return verdict, flippable
 

@@ -12,6 +12,10 @@ Re-saved since, route by route, when a change was meant to move the draws:
   4e-16 of libm's) and their sums taken four design rows at a time. The log density and
   its gradient agree with the old kernels' to 1e-12; a trajectory of 100 NUTS steps
   amplifies those last digits to 1e-7 in the draws.
+- ``nuts`` again (commit fe80aad): the kernels' per-row loops vectorised (their sums
+  reassociated).
+- ``laplace``, ``advi``, ``fullrank_advi``: a Gaussian fit's draws are centred (their mean
+  is the Gaussian's exactly, ``Gaussian.centred_draws``), from the same normals.
 
 Run from the repository root: ``python tests/data/make_engine_fixtures.py [ROUTE ...]``
 (the named routes only, the others' saved draws kept).

@@ -121,9 +121,10 @@ def _pymc_point_layout(model, post: Posterior, z: np.ndarray) -> tuple[QDensity,
 
 @pytest.mark.parametrize("kind, prior", [("logistic", "normal"), ("softmax", "student_t")])
 def test_laplace_draws_and_elbo_split_equal_pymc_and_by_hand(kind, prior):
-    """Draws are N(mode, H^-1) from default_rng(seed); E_q[log lik] equals PyMC's compiled
-    log-likelihood at the same draws; the KL is the Gaussian closed form (Normal prior) or
-    the Monte Carlo mean of log q - log prior written with scipy (Student-t)."""
+    """Draws are N(mode, H^-1) from default_rng(seed), centred (their mean the mode
+    exactly); E_q[log lik] equals PyMC's compiled log-likelihood at the next draws; the KL
+    is the Gaussian closed form (Normal prior) or the Monte Carlo mean of log q - log
+    prior written with scipy (Student-t)."""
     X, y = _problem(kind, seed=1)
     model = bs.build_model(X[:300], y[:300], kind=kind, prior=prior)
     fit = bs.fit(model, "laplace", draws=50, n_mc=400, random_seed=5, warn=False)
@@ -131,9 +132,11 @@ def test_laplace_draws_and_elbo_split_equal_pymc_and_by_hand(kind, prior):
     mean, cov = _laplace(model)
     chol = np.linalg.cholesky(cov)
     rng = np.random.default_rng(5)
-    theta = mean + rng.standard_normal((50, mean.size)) @ chol.T
+    u = rng.standard_normal((50, mean.size))
+    theta = mean + (u - u.mean(axis=0)) * np.sqrt(50 / 49) @ chol.T
     z = mean + rng.standard_normal((400, mean.size)) @ chol.T
     np.testing.assert_allclose(_flat(fit, kind, X.shape[1]), theta, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(theta.mean(axis=0), mean, rtol=0, atol=1e-12)
 
     density, zp = _pymc_point_layout(model, post, z)
     loglik = density.log_likelihood(zp)

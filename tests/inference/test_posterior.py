@@ -146,6 +146,34 @@ def test_precision_is_minus_hessian(kind, options):
     np.testing.assert_allclose(post.precision(theta), -fd, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize(("kind", "options"), SETTINGS)
+def test_log_det_gradient_is_the_derivative_of_log_det_precision(kind, options, monkeypatch):
+    """Against central differences of log det H(theta), with cov = H^-1 at theta: the
+    third cumulants of the likelihood and the Student-t prior's third derivative; row
+    blocks (7 rows each) give the same sums."""
+    X, y = make_data(kind, n=150)
+    spec = model_spec(bs.build_model(X, y, kind=kind, **options))
+    post = Posterior(spec)
+    theta = np.random.default_rng(4).normal(scale=0.7, size=post.size)
+    cov = np.linalg.inv(post.precision(theta))
+    h = 1e-5
+    fd = np.empty(post.size)
+    for i in range(post.size):
+        e = np.zeros(post.size)
+        e[i] = h
+        up = np.linalg.slogdet(post.precision(theta + e))[1]
+        down = np.linalg.slogdet(post.precision(theta - e))[1]
+        fd[i] = (up - down) / 2 / h
+    grad = post.log_det_gradient(theta, cov)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
+    assert np.abs(grad).max() > 0.1
+    monkeypatch.setattr(Posterior, "KEEP", 16)
+    monkeypatch.setattr(Posterior, "BLOCK", 28)
+    blocked = Posterior(spec)
+    assert blocked.blocked
+    np.testing.assert_allclose(blocked.log_det_gradient(theta, cov), grad, rtol=1e-10)
+
+
 def test_row_blocks_give_the_same_density(monkeypatch):
     X, y = make_data("softmax", n=500)
     spec = model_spec(bs.build_model(X, y, kind="softmax"))
