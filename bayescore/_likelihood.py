@@ -272,17 +272,23 @@ def block_log_det_gradient(ZT: Floats, labels: Labels, W: Floats, cov: Floats) -
     Returns (D + 1, K - 1); ``labels`` are unused, as in :func:`block_hessian`.
     """
     d1, k = W.shape
-    logits = np.vstack([np.zeros((1, ZT.shape[1])), W.T @ ZT])
-    logits -= logits.max(axis=0)
-    p = np.exp(logits)
-    p /= p.sum(axis=0)
-    p = p[1:]  # (k, rows)
     blocks = cov.reshape(d1, k, d1, k)
-    Q = np.empty((k, k, ZT.shape[1]))
-    for c in range(k):
-        U = np.tensordot(blocks[:, :, :, c], ZT, axes=([2], [0]))  # (d1, k, rows)
-        Q[:, c] = np.einsum("dkn,dn->kn", U, ZT)
-    q = np.einsum("ccn->cn", Q)
-    r = np.einsum("cbn,bn->cn", Q, p)
-    S = p * ((q - (p * q).sum(axis=0)) - 2.0 * (r - (p * r).sum(axis=0)))
-    return np.asarray(ZT @ S.T)
+    total = np.zeros((d1, k))
+    # Rows in groups whose (D + 1, K - 1, rows) temporaries hold 8 MB.
+    step = max(1, _WORK_ELEMENTS // (d1 * k))
+    for start in range(0, ZT.shape[1], step):
+        Z = ZT[:, start : start + step]
+        logits = np.vstack([np.zeros((1, Z.shape[1])), W.T @ Z])
+        logits -= logits.max(axis=0)
+        p = np.exp(logits)
+        p /= p.sum(axis=0)
+        p = p[1:]  # (k, rows)
+        Q = np.empty((k, k, Z.shape[1]))
+        for c in range(k):
+            U = np.tensordot(blocks[:, :, :, c], Z, axes=([2], [0]))  # (d1, k, rows)
+            Q[:, c] = np.einsum("dkn,dn->kn", U, Z)
+        q = np.einsum("ccn->cn", Q)
+        r = np.einsum("cbn,bn->cn", Q, p)
+        S = p * ((q - (p * q).sum(axis=0)) - 2.0 * (r - (p * r).sum(axis=0)))
+        total += Z @ S.T
+    return total

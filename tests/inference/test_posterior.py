@@ -14,6 +14,7 @@ from scipy import stats
 from scipy.special import log_softmax
 
 import bayescore as bs
+from bayescore import _likelihood
 from bayescore.inference import kernels
 from bayescore.inference.nuts import whitened_density
 from bayescore.inference.posterior import Posterior
@@ -150,7 +151,7 @@ def test_precision_is_minus_hessian(kind, options):
 def test_log_det_gradient_is_the_derivative_of_log_det_precision(kind, options, monkeypatch):
     """Against central differences of log det H(theta), with cov = H^-1 at theta: the
     third cumulants of the likelihood and the Student-t prior's third derivative; row
-    blocks (7 rows each) give the same sums."""
+    blocks (7 rows each) and groups of rows within a block give the same sums."""
     X, y = make_data(kind, n=150)
     spec = model_spec(bs.build_model(X, y, kind=kind, **options))
     post = Posterior(spec)
@@ -172,6 +173,9 @@ def test_log_det_gradient_is_the_derivative_of_log_det_precision(kind, options, 
     blocked = Posterior(spec)
     assert blocked.blocked
     np.testing.assert_allclose(blocked.log_det_gradient(theta, cov), grad, rtol=1e-10)
+    # and the kept design summed in groups of rows (2 rows a group here)
+    monkeypatch.setattr(_likelihood, "_WORK_ELEMENTS", 2 * post.size)
+    np.testing.assert_allclose(post.log_det_gradient(theta, cov), grad, rtol=1e-10)
 
 
 def test_row_blocks_give_the_same_density(monkeypatch):
