@@ -445,3 +445,23 @@ def test_multipath_pathfinder_with_fewer_draws_than_parameters_is_judged():
     mean, cov = _judged_moments(pool[:3], pool, spiked, qs)
     np.testing.assert_allclose(mean, np.full(5, 1.0), rtol=1e-12)
     np.testing.assert_allclose(cov, 2.0 * np.eye(5) + np.ones((5, 5)), rtol=1e-12)
+
+
+def test_centred_draws_are_each_the_gaussian_and_average_to_its_mean():
+    """Over 20,000 repetitions of 5 centred draws of N(m, S): each draw's mean and
+    covariance are m and S (the sqrt(n / (n - 1)) factor), two draws correlate -1/4, and
+    every set's mean is m exactly."""
+    from bayescore.inference.gaussian import Gaussian
+
+    mean = np.array([1.0, -2.0])
+    cov = np.array([[2.0, 0.6], [0.6, 0.5]])
+    q = Gaussian.from_cov(mean, cov)
+    rng = np.random.default_rng(11)
+    sets = np.stack([q.centred_draws(rng, 5) for _ in range(20_000)])  # (rep, 5, 2)
+    np.testing.assert_allclose(sets.mean(axis=1), np.broadcast_to(mean, (20_000, 2)), atol=1e-12)
+    first = sets[:, 0]
+    np.testing.assert_allclose(first.mean(axis=0), mean, atol=0.03)
+    np.testing.assert_allclose(np.cov(first.T), cov, rtol=0.05)  # 3.5-5 MC sds; 0.8 S fails
+    r = np.corrcoef(sets[:, 0, 0], sets[:, 1, 0])[0, 1]
+    assert r == pytest.approx(-0.25, abs=0.02)
+    assert q.centred_draws(rng, 1).tolist() == [mean.tolist()]
