@@ -236,6 +236,15 @@ def block_log_likelihood(
     return total
 
 
+def _free_probabilities(ZT: Floats, W: Floats) -> Floats:
+    """The free classes' probabilities (K - 1, rows) at one point ``W`` (D + 1, K - 1)."""
+    logits = np.vstack([np.zeros((1, ZT.shape[1])), W.T @ ZT])
+    logits -= logits.max(axis=0)
+    p = np.exp(logits)
+    p /= p.sum(axis=0)
+    return np.asarray(p[1:])
+
+
 def block_hessian(ZT: Floats, labels: Labels, W: Floats) -> Floats:
     r"""One block's :math:`-\nabla^2 \log p(y \mid W)`, shape (D + 1, K - 1, D + 1, K - 1).
 
@@ -245,11 +254,7 @@ def block_hessian(ZT: Floats, labels: Labels, W: Floats) -> Floats:
     """
     d1, k = W.shape
     H = np.zeros((d1, k, d1, k))
-    logits = np.vstack([np.zeros((1, ZT.shape[1])), W.T @ ZT])
-    logits -= logits.max(axis=0)
-    p = np.exp(logits)
-    p /= p.sum(axis=0)
-    p = p[1:]  # (k, rows)
+    p = _free_probabilities(ZT, W)
     for j in range(k):
         for m in range(j, k):
             w = p[j] * ((j == m) - p[m])
@@ -278,11 +283,7 @@ def block_log_det_gradient(ZT: Floats, labels: Labels, W: Floats, cov: Floats) -
     step = max(1, _WORK_ELEMENTS // (d1 * k))
     for start in range(0, ZT.shape[1], step):
         Z = ZT[:, start : start + step]
-        logits = np.vstack([np.zeros((1, Z.shape[1])), W.T @ Z])
-        logits -= logits.max(axis=0)
-        p = np.exp(logits)
-        p /= p.sum(axis=0)
-        p = p[1:]  # (k, rows)
+        p = _free_probabilities(Z, W)
         Q = np.empty((k, k, Z.shape[1]))
         for c in range(k):
             U = np.tensordot(blocks[:, :, :, c], Z, axes=([2], [0]))  # (d1, k, rows)

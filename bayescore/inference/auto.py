@@ -19,9 +19,8 @@ usually takes over). The draws are centred: their mean is the Gaussian's exactly
 (:meth:`~bayescore.inference.gaussian.Gaussian.centred_draws`). When the verdict does not
 find them usable, NUTS runs, warm-started from the same mode and Hessian (nothing is
 searched twice). Models outside bayescore's closed form, and posteriors without a mode, go
-to NUTS directly. The choice and its reason are recorded
-on the fit (``bayescore_auto``), shown by :func:`bayescore.diagnose`, the CLI and the
-report.
+to NUTS directly. The choice and its reason are recorded on the fit (``bayescore_auto``),
+shown by :func:`bayescore.diagnose`, the CLI and the report.
 """
 
 from __future__ import annotations

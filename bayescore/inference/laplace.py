@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import xarray as xr
@@ -93,7 +94,11 @@ class Mode:
     message: str = ""
 
     def covariance(self) -> Floats:
-        """The inverse of :attr:`precision`, symmetrised."""
+        """The inverse of :attr:`precision`, symmetrised (inverted once; a copy each call)."""
+        return self._covariance.copy()
+
+    @cached_property
+    def _covariance(self) -> Floats:
         cov = np.linalg.inv(self.precision)
         return np.asarray(0.5 * (cov + cov.T))
 
@@ -323,10 +328,10 @@ def assess(
     The one sequence every Gaussian fit (Laplace, ADVI on fixed draws) runs, in this order
     on ``rng``, so a seed gives the same draws whichever method made ``q``. The fit's draws
     are centred (:meth:`Gaussian.centred_draws`): their mean is ``q``'s, without Monte
-    Carlo error. The draws'
-    log-likelihood comes from a row subsample at large N (:func:`draws_density`, centred at
-    ``centre``, by default ``q``'s mean; ``precision`` there when known, else estimated by
-    the pilot); ``likelihood_rows`` is its size, or None when every row was read.
+    Carlo error. The draws' log-likelihood comes from a row subsample at large N
+    (:func:`draws_density`, centred at ``centre``, by default ``q``'s mean; ``precision``
+    there when known, else estimated by the pilot); ``likelihood_rows`` is its size, or
+    None when every row was read.
     """
     spec = post.spec
     theta = q.centred_draws(rng, draws)

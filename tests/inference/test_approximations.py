@@ -465,3 +465,13 @@ def test_centred_draws_are_each_the_gaussian_and_average_to_its_mean():
     r = np.corrcoef(sets[:, 0, 0], sets[:, 1, 0])[0, 1]
     assert r == pytest.approx(-0.25, abs=0.02)
     assert q.centred_draws(rng, 1).tolist() == [mean.tolist()]
+
+
+def test_mode_covariance_is_the_inverse_precision_and_each_call_a_copy():
+    """Inverted once per mode; a caller that writes into its copy changes no other's."""
+    X, y = _problem("softmax", seed=2)
+    mode = find_mode(Posterior(model_spec(bs.build_model(X[:200], y[:200], kind="softmax"))))
+    cov = mode.covariance()
+    np.testing.assert_allclose(cov @ mode.precision, np.eye(cov.shape[0]), atol=1e-9)
+    cov[:] = 0.0
+    np.testing.assert_allclose(mode.covariance() @ mode.precision, np.eye(cov.shape[0]), atol=1e-9)
