@@ -405,7 +405,8 @@ def whitened_value_grad(
     ----------
     z : ndarray (P,)
     mean, L : ndarray (P,), (P, P)
-        The whitening :math:`\theta = m + L z`, ``L`` lower triangular.
+        The whitening :math:`\theta = m + L z`, ``L`` any (P, P) matrix (a Cholesky factor,
+        or one times the rotation that spreads NUTS's frequencies).
     ZT, y
         As in :func:`logistic_value_grad` (``n_free == 1``) or :func:`softmax_value_grad`.
     n_free : int
@@ -423,7 +424,7 @@ def whitened_value_grad(
     p = z.size
     theta = mean.copy()
     for i in range(p):
-        for j in range(i + 1):
+        for j in range(p):
             theta[i] += L[i, j] * z[j]
     grad = np.zeros(p)
     if n_free == 1:
@@ -441,7 +442,7 @@ def whitened_value_grad(
             grad[j] -= (nu[j] + 1.0) * t / (s2 + t * t)
     grad_z[:] = 0.0
     for i in range(p):
-        for j in range(i + 1):
+        for j in range(p):
             grad_z[j] += L[i, j] * grad[i]
     return value
 
@@ -553,7 +554,7 @@ def nutpie_expand(dim, expanded, x_, out_, table_):
     out = numba.carray(out_, (p,))
     for i in range(p):
         out[i] = mean[i]
-        for j in range(i + 1):
+        for j in range(p):
             out[i] += L[i, j] * x[j]
     return 0
 

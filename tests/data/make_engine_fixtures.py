@@ -14,6 +14,9 @@ Re-saved since, route by route, when a change was meant to move the draws:
   amplifies those last digits to 1e-7 in the draws.
 - ``nuts`` again (commit fe80aad): the kernels' per-row loops vectorised (their sums
   reassociated).
+- ``nuts`` again (the commit adding ``spread_rotation``): NUTS samples the whitened
+  posterior through a fixed rotation with spread frequencies, a different trajectory of
+  the same posterior.
 - ``laplace``, ``advi``, ``fullrank_advi``: a Gaussian fit's draws are centred (their mean
   is the Gaussian's exactly, ``Gaussian.centred_draws``), from the same normals.
 
