@@ -99,7 +99,9 @@ class Diagnosis:
 
 
 _ADVICE = {
-    "r_hat_max": "chains disagree: run longer (more tune and draws) or reparameterise",
+    "r_hat_max": "chains disagree: run longer (more tune and draws), run chains=4 (with 2 "
+    "chains, R-hat's noise alone reaches 1.01 when many parameters are checked) or "
+    "reparameterise",
     "ess_bulk_min": "too few effective draws: run more draws or chains",
     "ess_tail_min": "tails poorly explored: run more draws; check the intervals you report",
     "divergences": "divergent transitions: raise target_accept (e.g. 0.95) or reparameterise "

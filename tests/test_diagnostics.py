@@ -47,7 +47,7 @@ def test_bad_nuts_fit_is_flagged_with_advice(logistic_data):
     d = bs.diagnose(idata)
     assert not d.ok
     assert d["r_hat_max"] > 1.01
-    assert any("r_hat_max" in m and "tune" in m for m in d.messages)
+    assert any("r_hat_max" in m and "tune" in m and "chains=4" in m for m in d.messages)
     with pytest.warns(ConvergenceWarning, match="failed convergence checks"):
         bs.fit(
             model,
