@@ -102,7 +102,8 @@ class Gaussian:
         >>> np.allclose(draws.mean(axis=0), [1.0, -2.0], rtol=0, atol=1e-12)
         True
         """
-        u = rng.standard_normal((n, self.size))  # drawn even for n < 2: the stream of draw
+        # Drawn even for n < 2, so that rng advances as it does in any other call.
+        u = rng.standard_normal((n, self.size))
         if n < 2:
             return np.repeat(self.mean[None, :], n, axis=0)
         u -= u.mean(axis=0)

@@ -406,7 +406,7 @@ def whitened_value_grad(
     z : ndarray (P,)
     mean, L : ndarray (P,), (P, P)
         The whitening :math:`\theta = m + L z`, ``L`` any (P, P) matrix (a Cholesky factor,
-        or one times the rotation that spreads NUTS's frequencies).
+        or a Cholesky factor times the rotation that spreads NUTS's frequencies).
     ZT, y
         As in :func:`logistic_value_grad` (``n_free == 1``) or :func:`softmax_value_grad`.
     n_free : int

@@ -316,17 +316,18 @@ def spread_rotation(size: int, spread: float) -> tuple[Floats, Floats]:
 def _nutpie_model(warm: WarmStart, spread: float) -> CompiledPyMCModel | PyFuncModel:
     """The nutpie model of the whitened posterior ``theta = mean + L S w``, draws of ``theta``.
 
-    ``S`` spreads the frequencies of a warm start (:func:`spread_rotation`); a cold start
-    is not whitened and keeps its coordinates for nutpie's diagonal adaptation. With the
-    design kept in memory: bayescore's C callbacks (:mod:`bayescore.inference.kernels`) in
-    nutpie's numba-model container, so the chains' threads never enter Python. Row blocks
-    (large N): a Python callback of the same compiled density, block by block.
+    ``S`` spreads the frequencies by ``spread`` (:func:`spread_rotation`; 1 for a cold
+    start, which is not whitened and keeps its coordinates for nutpie's diagonal
+    adaptation). With the design kept in memory: bayescore's C callbacks
+    (:mod:`bayescore.inference.kernels`) in nutpie's numba-model container, so the chains'
+    threads never enter Python. Row blocks (large N): a Python callback of the same
+    compiled density, block by block.
     """
     from bayescore.inference import kernels
 
     post = warm.posterior
     size = warm.q.size
-    S, S_inv = spread_rotation(size, spread if warm.warm else 1.0)
+    S, S_inv = spread_rotation(size, spread)
     mean, L = np.ascontiguousarray(warm.mean), np.ascontiguousarray(warm.chol @ S)
 
     def initial_point(seed: int) -> Floats:
@@ -384,8 +385,9 @@ def sample_nutpie(warm: WarmStart, settings: FitSettings, options: NutsOptions) 
 
     spec = warm.posterior.spec
     reporter = current()
+    spread = options.metric_spread if warm.warm else 1.0  # a cold start is not whitened
     with reporter.phase("loading NUTS's compiled density (numba)"):
-        model = _nutpie_model(warm, options.metric_spread)
+        model = _nutpie_model(warm, spread)
     total = settings.chains * (settings.tune + settings.draws)
     with reporter.phase(f"NUTS, {settings.chains} chains", total=total) as task:
 
@@ -418,7 +420,6 @@ def sample_nutpie(warm: WarmStart, settings: FitSettings, options: NutsOptions) 
     tree[SAMPLE_STATS] = trace[SAMPLE_STATS].copy()
     for group, ds in data_groups(spec).items():
         tree[group] = xr.DataTree(ds)
-    spread = options.metric_spread if warm.warm else 1.0
     tree[POSTERIOR].attrs.update(
         {"inference_library": "nutpie", "tuning_steps": settings.tune, "metric_spread": spread}
     )
